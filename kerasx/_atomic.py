@@ -1,0 +1,139 @@
+"""Atomic file writes: a temporary file in the target's folder, fsync, then `os.replace`.
+
+If the process dies at any moment, the file at the target path is either the previous complete
+version or the new complete version, never a mix. Temporary files left by a killed writer are
+removed by the next successful write to the same target.
+
+Temporary names end with the target's own name (`.kerasx-tmp-<pid>-<token>-model.keras`), so
+code that dispatches on the suffix (Keras does) sees the right one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "fsync_path"]
+
+_PREFIX = ".kerasx-tmp-"
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file, or every file below a directory, and the directory entries, to disk."""
+    path = Path(path)
+    if path.is_dir():
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                _fsync_file(Path(root) / name)
+            _fsync_dir(Path(root))
+    else:
+        _fsync_file(path)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove temporaries for `target` whose writing process no longer runs."""
+    pattern = f"{_PREFIX}*-{target.name}"
+    for candidate in target.parent.glob(pattern):
+        pid_text = candidate.name[len(_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        _remove(candidate)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write instead of `target`; on success it replaces `target`.
+
+    The temporary path is in the same folder as `target` (so `os.replace` is atomic) and ends
+    with `target`'s name. If the body raises, the temporary is removed and `target` is left as it
+    was. The written file (or directory) is fsynced before the replace, and the folder after it.
+
+    Args:
+        target: the final path.
+
+    Yields:
+        The temporary path to write to. The body must create it.
+    """
+    target = Path(target)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{target.name}"
+    try:
+        yield temporary
+        if not temporary.exists():
+            raise FileNotFoundError(f"Nothing was written to the temporary file {temporary}.")
+        fsync_path(temporary)
+        if temporary.is_dir() and target.is_dir():
+            _replace_directory(temporary, target)
+        else:
+            os.replace(temporary, target)
+        _fsync_dir(folder)
+    except BaseException:
+        _remove(temporary)
+        raise
+    _remove_stale_temporaries(target)
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Swap a directory in: the old one is renamed aside first, then removed."""
+    aside = target.parent / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-old-{target.name}"
+    os.replace(target, aside)
+    os.replace(new, target)
+    _remove(aside)
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `target` atomically."""
+    with atomic_path(target) as temporary, open(temporary, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `target` atomically."""
+    atomic_write_bytes(target, text.encode("utf-8"))

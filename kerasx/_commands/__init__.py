@@ -1,0 +1,1 @@
+"""One module per `kerasx` subcommand; see `kerasx.cli`."""
