@@ -1,0 +1,110 @@
+"""Shared helpers for kerasx benchmarks: medians of repeated runs and one result table.
+
+Every benchmark module `benchmarks/bench_<topic>.py` defines `run(quick: bool = False) ->
+list[Row]` and can be run alone (`python benchmarks/bench_io.py`); `benchmarks/run.py` runs them
+all and prints one table. Figures are medians of several runs, measured side by side with their
+anchor in one process, so machine noise hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Row", "format_table", "interleaved_medians", "median_seconds", "ratio_row", "timed"]
+
+
+@dataclass
+class Row:
+    """One benchmark result: kerasx's figure, its anchor's, the ratio and the goal."""
+
+    benchmark: str
+    kerasx: float
+    anchor: float
+    unit: str
+    ratio: float
+    goal: str
+    ok: bool
+    anchor_name: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds one call of `fn` takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_seconds(
+    fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1
+) -> tuple[float, list[float]]:
+    """Median seconds of `repeats` calls of `fn` after `warmup` untimed calls, and all samples."""
+    for _ in range(warmup):
+        fn()
+    samples = [timed(fn) for _ in range(repeats)]
+    return statistics.median(samples), samples
+
+
+def interleaved_medians(
+    kerasx_fn: Callable[[], Any],
+    anchor_fn: Callable[[], Any],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+) -> tuple[float, float]:
+    """Medians of kerasx and anchor timings, run alternately so drift hits both alike."""
+    for _ in range(warmup):
+        kerasx_fn()
+        anchor_fn()
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeats):
+        ours.append(timed(kerasx_fn))
+        theirs.append(timed(anchor_fn))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def ratio_row(
+    benchmark: str,
+    kerasx: float,
+    anchor: float,
+    *,
+    goal_ratio: float,
+    higher_is_better: bool = False,
+    unit: str = "s",
+    anchor_name: str = "",
+    note: str = "",
+) -> Row:
+    """A row whose ratio is kerasx / anchor, checked against `goal_ratio`.
+
+    With `higher_is_better=False` (times) the goal is `ratio <= goal_ratio`; with
+    `higher_is_better=True` (speed-ups, throughput) it is `ratio >= goal_ratio`.
+    """
+    ratio = kerasx / anchor if anchor else float("inf")
+    if higher_is_better:
+        ok, goal = ratio >= goal_ratio, f">= {goal_ratio:g}x"
+    else:
+        ok, goal = ratio <= goal_ratio, f"<= {goal_ratio:g}x"
+    return Row(benchmark, kerasx, anchor, unit, ratio, goal, ok, anchor_name, note)
+
+
+def format_table(rows: list[Row]) -> str:
+    """A Markdown table of the rows."""
+    lines = [
+        "| benchmark | kerasx | anchor | ratio | goal | result |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        anchor = f"{r.anchor:.3g} {r.unit}" + (f" ({r.anchor_name})" if r.anchor_name else "")
+        lines.append(
+            f"| {r.benchmark} | {r.kerasx:.3g} {r.unit} | {anchor} | {r.ratio:.2f}x | {r.goal} "
+            f"| {'pass' if r.ok else 'FAIL'}{' - ' + r.note if r.note else ''} |"
+        )
+    return "\n".join(lines)
