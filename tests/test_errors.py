@@ -1,0 +1,39 @@
+"""The error tree: every kerasx error is a KerasxError and the matching built-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from kerasx import errors
+
+BUILTIN = {
+    errors.ConfigurationError: ValueError,
+    errors.DataError: ValueError,
+    errors.SerializationError: ValueError,
+    errors.UnsafeModelError: ValueError,
+    errors.CorruptFileError: OSError,
+    errors.MissingFileError: FileNotFoundError,
+    errors.MissingDependencyError: ImportError,
+    errors.DeviceError: RuntimeError,
+    errors.TrainingError: RuntimeError,
+}
+
+
+def test_every_public_error_is_covered_here():
+    public = {getattr(errors, name) for name in errors.__all__} - {errors.KerasxError}
+    assert public == set(BUILTIN)
+
+
+@pytest.mark.parametrize(("cls", "builtin"), BUILTIN.items(), ids=lambda v: v.__name__)
+def test_error_derives_from_kerasx_error_and_builtin(cls, builtin):
+    with pytest.raises(builtin) as info:
+        raise cls("message")
+    assert isinstance(info.value, errors.KerasxError)
+    assert str(info.value) == "message"
+
+
+def test_unsafe_model_error_keeps_findings():
+    error = errors.UnsafeModelError("unsafe", findings=["layer 'l': Lambda"])
+    assert error.findings == ["layer 'l': Lambda"]
+    assert isinstance(error, errors.SerializationError)
+    assert errors.UnsafeModelError("x").findings == []
