@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from kerasx._lazy import Facade, module_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from keras.callbacks import *  # noqa: F403  (the facade re-exports all of them)
+    from keras.callbacks import *
 
     from kerasx._callbacks.checkpoint import Checkpoint
     from kerasx._callbacks.defaults import defaults

@@ -28,6 +28,13 @@ EXIT_DEVICE_MISSING = 3
 
 COMMANDS: dict[str, str] = {
     "demo": "kerasx._commands.demo",
+    "doctor": "kerasx._commands.doctor",
+    "smoke": "kerasx._commands.smoke",
+    "inspect": "kerasx._commands.inspect",
+    "convert": "kerasx._commands.convert",
+    "summary": "kerasx._commands.summary",
+    "plot-model": "kerasx._commands.plot_model",
+    "plot-history": "kerasx._commands.plot_history",
 }
 """Subcommand name -> module implementing it."""
 
@@ -58,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.verbose:
         # TensorFlow's C++ start-up chatter drowns the report; users can turn it back on.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args._run(args))

@@ -1,8 +1,676 @@
 """Batch loading from Python: `DataGenerator`, a `keras.utils.PyDataset` that is hard to misuse.
 
-Filled in by the kerasx.data work (see DESIGN.md).
+A subclass implements one method, `load_batch(indices)`, and kerasx does the rest: the number
+of batches, a new permutation of the samples each epoch drawn from `(seed, epoch)` so that runs
+are reproducible and resumable, the partial last batch (or dropping it), checks that every batch
+has the structure, shapes and dtypes of the first one, and errors that name the batch.
+
+`fit`, `evaluate` and `predict` accept a `DataGenerator` directly, with the usual `PyDataset`
+options `workers`, `use_multiprocessing` and `max_queue_size`.
+
+Example:
+
+```python
+import numpy as np
+import keras
+from kerasx.data import DataGenerator
+
+class Squares(DataGenerator):
+    def __init__(self, n, **kwargs):
+        super().__init__(n, **kwargs)
+        self.x = np.arange(n, dtype="float32")[:, None]
+
+    def load_batch(self, indices):
+        x = self.x[indices]
+        return x, x**2
+
+gen = Squares(100, batch_size=16, seed=0)
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(gen, epochs=2, shuffle=False, verbose=0)
+```
+
+Notes:
+    Pass `shuffle=False` to `fit`: the generator shuffles the samples itself, from its seed.
+    With Keras's default `shuffle=True`, Keras also permutes the order of the batches with
+    Python's global `random` module, which `(seed, epoch)` does not control.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import functools
+import math
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from keras.utils import PyDataset
+
+from kerasx._data_structure import (
+    BatchSpec,
+    batch_spec,
+    describe_spec,
+    fast_key,
+    first_difference,
+    leading_sizes,
+    unpicklable_attributes,
+)
+from kerasx.errors import DataError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["DataGenerator"]
+
+_SEED_BOUND = 2**31 - 1
+
+
+def _check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise DataError(
+            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}. "
+            f"Pass a whole number of at least {minimum}."
+        )
+    return int(value)
+
+
+def _preview(indices: np.ndarray, limit: int = 6) -> str:
+    shown = ", ".join(str(int(i)) for i in indices[:limit])
+    return f"[{shown}{', ...' if len(indices) > limit else ''}] ({len(indices)} samples)"
+
+
+def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a subclass `__init__` so a forgotten `super().__init__` is reported at once."""
+
+    @functools.wraps(init)
+    def __init__(self: DataGenerator, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if "_kx_num_samples" not in self.__dict__:
+            cls = type(self).__name__
+            raise DataError(
+                f"{cls}.__init__ must call `super().__init__(num_samples, batch_size, **kwargs)`"
+                f" so that DataGenerator knows the number of samples, the batch size, the seed "
+                f"and the worker options. Received: a {cls} whose __init__ did not call it. "
+                f"Add `super().__init__(num_samples, batch_size=batch_size, **kwargs)` to "
+                f"{cls}.__init__."
+            )
+        if self.__dict__.get("_kx_use_multiprocessing"):
+            self._check_picklable()
+
+    return __init__
+
+
+class DataGenerator(PyDataset):
+    """A `keras.utils.PyDataset` that loads batches of samples chosen by index.
+
+    Subclass it and implement `load_batch(indices)`; or build one from arrays with
+    `DataGenerator.from_arrays` or from a Python generator function with
+    `DataGenerator.from_generator`.
+
+    The order of the samples in epoch `e` is a pure function of `(seed, e)`: the same seed gives
+    the same batches in every run, a new epoch gives a new order, and `get_state` /
+    `set_state` let a resumed run continue with exactly the permutation an uninterrupted run
+    would use. The epoch counter advances once per epoch, in `on_epoch_end` after a matching
+    `on_epoch_begin` (Keras also calls `on_epoch_end` when it resets an iterator; those calls do
+    not advance it).
+
+    Args:
+        num_samples: number of samples; `load_batch` receives indices in `[0, num_samples)`.
+        batch_size: samples per batch. Defaults to `32`.
+        shuffle: draw a new permutation of the samples each epoch. Defaults to `True`.
+        seed: seed of the permutations. `None` draws one from NumPy's global random generator at
+            construction (so `keras.utils.set_random_seed` makes it reproducible) and keeps it in
+            `get_state()`. Defaults to `None`.
+        drop_remainder: drop the last batch when it has fewer than `batch_size` samples.
+            Defaults to `False`.
+        workers: threads (or processes) that load batches in parallel during `fit`.
+            Defaults to `1`.
+        use_multiprocessing: use processes instead of threads; the generator must then be
+            picklable, which is checked up front. Defaults to `False`.
+        max_queue_size: batches kept ready by the workers. Defaults to `10`.
+
+    Raises:
+        DataError: if `num_samples` or `batch_size` is not a positive integer, if
+            `drop_remainder=True` leaves no batch, if `seed` is not an integer, or if
+            `use_multiprocessing=True` and an attribute cannot be pickled.
+
+    Example:
+
+    ```python
+    class Files(DataGenerator):
+        def __init__(self, paths, labels, **kwargs):
+            super().__init__(len(paths), **kwargs)
+            self.paths, self.labels = paths, labels
+
+        def load_batch(self, indices):
+            x = np.stack([read_image(self.paths[i]) for i in indices])
+            return x, self.labels[indices]
+    ```
+    """
+
+    _random_access = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_kx_wrapped", False):
+            wrapped = _wrap_init(init)
+            wrapped._kx_wrapped = True  # type: ignore[attr-defined]
+            cls.__init__ = wrapped  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int = 32,
+        *,
+        shuffle: bool = True,
+        seed: int | None = None,
+        drop_remainder: bool = False,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        max_queue_size: int = 10,
+    ) -> None:
+        num_samples = _check_positive_int("num_samples", num_samples)
+        batch_size = _check_positive_int("batch_size", batch_size)
+        workers = _check_positive_int("workers", workers)
+        max_queue_size = _check_positive_int("max_queue_size", max_queue_size)
+        if drop_remainder and batch_size > num_samples:
+            raise DataError(
+                "`batch_size` must not exceed `num_samples` when `drop_remainder=True`, or no "
+                f"batch is left. Received: batch_size={batch_size}, num_samples={num_samples}. "
+                "Use a smaller batch_size or drop_remainder=False."
+            )
+        if seed is None:
+            seed = int(np.random.randint(0, _SEED_BOUND))
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise DataError(
+                f"`seed` must be a non-negative integer or None. Received: seed={seed!r}."
+            )
+        super().__init__(
+            workers=workers, use_multiprocessing=bool(use_multiprocessing),
+            max_queue_size=max_queue_size,
+        )
+        self._kx_num_samples = num_samples
+        self._kx_batch_size = batch_size
+        self._kx_shuffle = bool(shuffle)
+        self._kx_seed = int(seed)
+        self._kx_drop_remainder = bool(drop_remainder)
+        self._kx_use_multiprocessing = bool(use_multiprocessing)
+        self._kx_epoch = 0
+        self._kx_in_epoch = False
+        self._kx_order: tuple[int, int, np.ndarray] | None = None
+        self._kx_spec: BatchSpec | None = None
+        self._kx_spec_batch = -1
+        self._kx_fast_key: Any = None
+        if type(self) is DataGenerator and self._kx_use_multiprocessing:
+            self._check_picklable()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def num_samples(self) -> int:
+        """Number of samples."""
+        return self._kx_num_samples
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch (the last batch may have fewer unless `drop_remainder`)."""
+        return self._kx_batch_size
+
+    @property
+    def shuffle(self) -> bool:
+        """Whether each epoch uses a new permutation of the samples."""
+        return self._kx_shuffle
+
+    @property
+    def seed(self) -> int:
+        """Seed of the permutations (drawn at construction when none was given)."""
+        return self._kx_seed
+
+    @property
+    def drop_remainder(self) -> bool:
+        """Whether a last batch smaller than `batch_size` is dropped."""
+        return self._kx_drop_remainder
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose permutation `__getitem__` uses now."""
+        return self._kx_epoch
+
+    @property
+    def use_multiprocessing(self) -> bool:
+        """Whether Keras loads batches in processes; checks picklability when `True`."""
+        value = bool(self.__dict__.get("_use_multiprocessing", False))
+        if value and "_kx_num_samples" in self.__dict__:
+            self._check_picklable()
+        return value
+
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value: bool) -> None:
+        self._use_multiprocessing = bool(value)
+        self._kx_use_multiprocessing = bool(value)
+
+    # ------------------------------------------------------------------ state
+
+    def get_state(self) -> dict[str, Any]:
+        """The state that fixes the order of the samples: seed and epoch (JSON-serialisable).
+
+        Returns:
+            `{"seed": int, "epoch": int, "num_samples": int, "batch_size": int,
+            "shuffle": bool}`.
+        """
+        return {
+            "seed": self._kx_seed,
+            "epoch": self._kx_epoch,
+            "num_samples": self._kx_num_samples,
+            "batch_size": self._kx_batch_size,
+            "shuffle": self._kx_shuffle,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore `seed` and `epoch` from `get_state()` (e.g. before resuming at an epoch).
+
+        Only `seed` and `epoch` are restored; the other keys are informative.
+
+        Args:
+            state: a dict with integer `seed` and `epoch` (`epoch` >= 0).
+
+        Raises:
+            DataError: if `state` lacks `seed` or `epoch` or they are not non-negative integers.
+        """
+        if not isinstance(state, dict) or "seed" not in state or "epoch" not in state:
+            raise DataError(
+                "`state` must be a dict with integer keys 'seed' and 'epoch', as returned by "
+                f"get_state(). Received: state={state!r}."
+            )
+        for key in ("seed", "epoch"):
+            value = state[key]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise DataError(
+                    f"state[{key!r}] must be a non-negative integer. Received: {key}={value!r}."
+                )
+        self._kx_seed = int(state["seed"])
+        self._kx_epoch = int(state["epoch"])
+        self._kx_in_epoch = False
+
+    # ------------------------------------------------------------------ PyDataset protocol
+
+    def __len__(self) -> int:
+        if self._kx_drop_remainder:
+            return self._kx_num_samples // self._kx_batch_size
+        return math.ceil(self._kx_num_samples / self._kx_batch_size)
+
+    def on_epoch_begin(self) -> None:
+        """Called by Keras at the start of each epoch."""
+        self._kx_in_epoch = True
+
+    def on_epoch_end(self) -> None:
+        """Called by Keras at the end of each epoch: the next epoch gets a new permutation.
+
+        Advances `epoch` by one only after a matching `on_epoch_begin`, so the extra
+        `on_epoch_end` calls Keras makes when it resets an iterator do not count.
+        """
+        if self._kx_in_epoch:
+            self._kx_epoch += 1
+            self._kx_in_epoch = False
+
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        """The sample indices of an epoch, in the order they are batched.
+
+        Args:
+            epoch: the epoch. Defaults to `None`, the current `epoch`.
+
+        Returns:
+            An `int64` array, a permutation of `range(num_samples)` (in order if not shuffled).
+        """
+        epoch = self._kx_epoch if epoch is None else int(epoch)
+        cached = self._kx_order
+        if cached is not None and cached[0] == self._kx_seed and cached[1] == epoch:
+            return cached[2]
+        if self._kx_shuffle:
+            order = np.random.default_rng([self._kx_seed, epoch]).permutation(
+                self._kx_num_samples
+            )
+        else:
+            order = np.arange(self._kx_num_samples)
+        self._kx_order = (self._kx_seed, epoch, order)
+        return order
+
+    def batch_indices(self, index: int) -> np.ndarray:
+        """The sample indices of batch `index` in the current epoch.
+
+        Args:
+            index: batch position, `0 <= index < len(self)`.
+
+        Returns:
+            The indices `load_batch` receives for that batch.
+
+        Raises:
+            IndexError: if `index` is out of range.
+        """
+        if "_kx_num_samples" not in self.__dict__:
+            raise DataError(
+                f"{type(self).__name__} was used before DataGenerator.__init__ ran. Call "
+                "`super().__init__(num_samples, batch_size=batch_size, **kwargs)` first in "
+                f"{type(self).__name__}.__init__."
+            )
+        count = len(self)
+        if not -count <= index < count:
+            raise IndexError(
+                f"Batch index out of range: the generator has {count} batches. "
+                f"Received: index={index}."
+            )
+        index %= count
+        start = index * self._kx_batch_size
+        return self.order()[start : start + self._kx_batch_size]
+
+    def __getitem__(self, index: int) -> Any:
+        indices = self.batch_indices(index)
+        try:
+            batch = self.load_batch(indices)
+        except DataError:
+            raise
+        except Exception as error:
+            raise self._load_error(index, indices, error) from error
+        self._check_batch(index, batch)
+        return batch
+
+    def load_batch(self, indices: np.ndarray) -> Any:
+        """Load the samples at `indices` as one batch. Subclasses implement this.
+
+        Args:
+            indices: `int64` array of sample indices (a slice of this epoch's permutation).
+
+        Returns:
+            `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`, where each of `x`, `y` and
+            `sample_weight` is an array or a dict/list of arrays whose first dimension is the
+            number of indices.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `load_batch(self, indices)` returning "
+            "x, (x, y) or (x, y, sample_weight) for the given sample indices; or build the "
+            "generator with DataGenerator.from_arrays(...) or DataGenerator.from_generator(...)."
+        )
+
+    # ------------------------------------------------------------------ checks
+
+    def _load_error(self, index: int, indices: np.ndarray, error: Exception) -> DataError:
+        cls = type(self).__name__
+        frames = traceback.extract_tb(error.__traceback__)
+        where = ""
+        if frames:
+            where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}"
+        return DataError(
+            f"{cls}.load_batch failed on batch {index} (epoch {self._kx_epoch}, indices "
+            f"{_preview(indices)}) with {type(error).__name__}: {error}{where}. The original "
+            "traceback is chained above this error; fix load_batch for these indices."
+        )
+
+    def _check_batch(self, index: int, batch: Any) -> None:
+        key = fast_key(batch)
+        if key is not None and key == self._kx_fast_key:
+            return
+        spec, full_shapes = batch_spec(batch)
+        sizes = set(leading_sizes(full_shapes).values())
+        if len(sizes) > 1:
+            raise DataError(
+                f"Batch {index} of {type(self).__name__}: all arrays of a batch must have the "
+                f"same first (batch) dimension. Received shapes: {full_shapes}. Make load_batch "
+                "return one row per index for x, y and sample_weight."
+            )
+        reference = self._kx_spec
+        if reference is None:
+            self._kx_spec = spec
+            self._kx_spec_batch = index
+            self._kx_fast_key = key
+            return
+        difference = first_difference(spec, reference, full_shapes)
+        if difference is not None:
+            raise DataError(
+                f"Batch {index} of {type(self).__name__} does not match the first batch loaded "
+                f"(batch {self._kx_spec_batch}): {difference}. Every batch must have the same "
+                "structure, dtypes and shapes except the batch dimension; make load_batch "
+                "return the same kind of arrays for every batch."
+            )
+
+    def _check_picklable(self) -> None:
+        bad, whole = unpicklable_attributes(self)
+        if whole is None:
+            return
+        cls = type(self).__name__
+        if bad:
+            names = ", ".join(f"`{name}` ({type(err).__name__}: {err})" for name, err in bad)
+            what = f"these attributes cannot be pickled: {names}"
+        else:
+            what = f"it cannot be pickled ({type(whole).__name__}: {whole})"
+        raise DataError(
+            f"{cls} has use_multiprocessing=True, so each worker process receives a pickled "
+            f"copy of it, but {what}. Received: use_multiprocessing=True. "
+            "Create such objects (open files, locks, lambdas, connections) lazily inside "
+            "load_batch, replace lambdas with module-level functions, or use threads "
+            "(use_multiprocessing=False)."
+        ) from whole
+
+    # ------------------------------------------------------------------ views and conversions
+
+    def split(
+        self, validation_fraction: float, *, seed: int | None = None
+    ) -> tuple[DataGenerator, DataGenerator]:
+        """Split the samples into a training and a validation generator, without copying data.
+
+        Both views call this generator's `load_batch` with indices of their own subset. The
+        training view shuffles like this generator (same seed); the validation view does not
+        shuffle. Each view has its own epoch counter.
+
+        Args:
+            validation_fraction: share of the samples for validation, strictly between 0 and 1.
+            seed: seed of the split. Defaults to `None`, this generator's seed.
+
+        Returns:
+            `(train, val)` generators with this generator's batch size and worker options.
+
+        Raises:
+            DataError: if the fraction is not in (0, 1), leaves one side empty, or the
+                generator has no random access (built by `from_generator`).
+        """
+        from kerasx._data_sources import SubsetGenerator
+
+        if not self._random_access:
+            raise DataError(
+                f"split() needs random access to samples, which {type(self).__name__} (a "
+                "Python generator) does not have. Received: a generator built by "
+                "from_generator. Split the data before writing the generator function."
+            )
+        if isinstance(validation_fraction, bool) or not isinstance(
+            validation_fraction, (int, float)
+        ) or not 0.0 < validation_fraction < 1.0:
+            raise DataError(
+                "`validation_fraction` must be a number strictly between 0 and 1. "
+                f"Received: validation_fraction={validation_fraction!r}."
+            )
+        n_val = round(self._kx_num_samples * validation_fraction)
+        n_train = self._kx_num_samples - n_val
+        if n_val < 1 or n_train < 1:
+            raise DataError(
+                f"split({validation_fraction}) of {self._kx_num_samples} samples leaves "
+                f"{n_train} for training and {n_val} for validation; both need at least one. "
+                "Use a fraction closer to 0.5 or more samples."
+            )
+        split_seed = self._kx_seed if seed is None else int(seed)
+        order = np.random.default_rng([split_seed, 2**31]).permutation(self._kx_num_samples)
+        val_indices = np.sort(order[:n_val])
+        train_indices = np.sort(order[n_val:])
+        options = {
+            "batch_size": self._kx_batch_size,
+            "drop_remainder": False,
+            "workers": self._workers,
+            "use_multiprocessing": self._kx_use_multiprocessing,
+            "max_queue_size": self._max_queue_size,
+        }
+        train = SubsetGenerator(
+            self, train_indices, shuffle=self._kx_shuffle, seed=self._kx_seed,
+            **{**options, "drop_remainder": self._kx_drop_remainder},
+        )
+        val = SubsetGenerator(self, val_indices, shuffle=False, seed=self._kx_seed, **options)
+        return train, val
+
+    def to_dataset(self) -> tf.data.Dataset:
+        """A `tf.data.Dataset` over this generator's batches, with prefetching.
+
+        The element spec is taken from the first batch (batch dimension `None`). Each full pass
+        over the dataset is one epoch: the next pass uses the next permutation. Batches are
+        loaded in order on tf.data's thread; `workers` is not used.
+
+        Returns:
+            A `tf.data.Dataset` of batches.
+        """
+        import tensorflow as tf
+
+        first = self[0]
+
+        def to_spec(value: Any) -> Any:
+            array = np.asarray(value)
+            return tf.TensorSpec((None, *array.shape[1:]), tf.as_dtype(array.dtype))
+
+        signature = tf.nest.map_structure(to_spec, _as_tuples(first))
+
+        def passes() -> Iterator[Any]:
+            self.on_epoch_begin()
+            for i in range(len(self)):
+                yield _as_tuples(self[i])
+            self.on_epoch_end()
+
+        dataset = tf.data.Dataset.from_generator(passes, output_signature=signature)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------------ description
+
+    def describe(self) -> str:
+        """A few lines about the generator: samples, batches, order, workers, batch structure.
+
+        Loads batch 0 if no batch was loaded yet, to show the structure.
+
+        Returns:
+            The description.
+        """
+        if self._kx_spec is None:
+            self[0]
+        lines = [self._summary_line()]
+        workers = (
+            f"workers={self._workers}, use_multiprocessing={self._kx_use_multiprocessing}, "
+            f"max_queue_size={self._max_queue_size}"
+        )
+        lines.append(f"  {workers}")
+        if self._kx_spec is not None:
+            lines.append(f"  batch structure (from batch {self._kx_spec_batch}):")
+            lines.extend("  " + line for line in describe_spec(self._kx_spec, self._kx_batch_size))
+        return "\n".join(lines)
+
+    def _summary_line(self) -> str:
+        n, size = self._kx_num_samples, self._kx_batch_size
+        batches = len(self)
+        last = n - (batches - 1) * size if not self._kx_drop_remainder else size
+        tail = f", last batch {last}" if last != size else ""
+        dropped = n - batches * size if self._kx_drop_remainder else 0
+        tail += f", {dropped} dropped per epoch" if dropped else ""
+        return (
+            f"{type(self).__name__}: {n:,} samples in {batches:,} batches of {size}{tail}; "
+            f"shuffle={self._kx_shuffle}, seed={self._kx_seed}, epoch={self._kx_epoch}"
+        )
+
+    def __repr__(self) -> str:
+        if "_kx_num_samples" not in self.__dict__:
+            return f"<{type(self).__name__} (DataGenerator.__init__ not called)>"
+        return f"<{self._summary_line()}>"
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        transform: Callable[[Any, Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> DataGenerator:
+        """A generator over in-memory arrays.
+
+        Args:
+            x: an array, or a dict or list of arrays (multi-input models).
+            y: targets: an array, a dict or list of arrays, or `None`. Defaults to `None`.
+            sample_weight: an array or `None`. Defaults to `None`.
+            batch_size: samples per batch. Defaults to `32`.
+            shuffle: new permutation each epoch. Defaults to `True`.
+            seed: seed of the permutations. Defaults to `None` (drawn once, see the class).
+            transform: `transform(x_batch, y_batch)` applied to each batch (augmentation); it
+                returns `(x_batch, y_batch)`. Defaults to `None`.
+            **kwargs: `drop_remainder`, `workers`, `use_multiprocessing`, `max_queue_size`.
+
+        Returns:
+            A `DataGenerator` whose batches are `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+        Raises:
+            DataError: if the arrays have different lengths (naming them) or no samples.
+        """
+        from kerasx._data_sources import ArrayGenerator
+
+        return ArrayGenerator(
+            x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed,
+            transform=transform, **kwargs,
+        )
+
+    @classmethod
+    def from_generator(
+        cls,
+        fn: Callable[[], Iterable[Any]],
+        *,
+        steps: int,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        max_queue_size: int = 10,
+    ) -> DataGenerator:
+        """Wrap a Python generator function that yields batches; it is re-created each epoch.
+
+        Batch `i` of an epoch is the `i`-th batch `fn()` yields; asking for an earlier batch
+        re-creates the generator, so `fn` should yield the same batches each time it is called
+        (or at least the same structure). Access is serialised with a lock.
+
+        Args:
+            fn: a function with no arguments returning an iterator of batches (like the
+                article's `def generate_arrays(): ... yield (x, y)`). It may be infinite.
+            steps: batches per epoch.
+            workers: threads (or processes) loading batches. Defaults to `1`.
+            use_multiprocessing: use processes; `fn` must then be picklable (a module-level
+                function). Defaults to `False`.
+            max_queue_size: batches kept ready by the workers. Defaults to `10`.
+
+        Returns:
+            A `DataGenerator` of `steps` batches per epoch.
+
+        Raises:
+            DataError: if `steps` is not a positive integer; when iterating, if `fn()` yields
+                fewer than `steps` batches (naming the batch index).
+        """
+        from kerasx._data_sources import GeneratorWrapper
+
+        return GeneratorWrapper(
+            fn, steps=steps, workers=workers, use_multiprocessing=use_multiprocessing,
+            max_queue_size=max_queue_size,
+        )
+
+
+def _as_tuples(batch: Any) -> Any:
+    """Lists become tuples (tf.data and Keras read a tuple as `(x, y, sample_weight)`)."""
+    if isinstance(batch, list):
+        return tuple(_as_tuples(item) for item in batch)
+    if isinstance(batch, tuple):
+        return tuple(_as_tuples(item) for item in batch)
+    if isinstance(batch, dict):
+        return {key: _as_tuples(value) for key, value in batch.items()}
+    return batch

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from kerasx._lazy import Facade, module_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from keras.layers import *  # noqa: F403  (the facade re-exports all of them)
+    from keras.layers import *
 
     from kerasx._blocks import conv_block, dense_block, residual_block
 

@@ -9,7 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_python(code: str, *args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, *args: str, timeout: float = 120, **kwargs
+) -> subprocess.CompletedProcess:
     """Run `python -c code` in a fresh interpreter and return the completed process."""
     return subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import run_cli
-
 from kerasx import cli
+
+from helpers import run_cli
 
 
 def test_help_lists_every_command():

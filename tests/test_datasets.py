@@ -21,8 +21,8 @@ def test_digits_shapes_dtypes_and_ranges():
 def test_digits_split_is_fixed_and_classes_are_balanced():
     (x1, y1), (t1, u1) = load_digits()
     (x2, y2), (t2, u2) = load_digits()
-    np.testing.assert_array_equal(x1, x2)
-    np.testing.assert_array_equal(u1, u2)
+    for first, second in ((x1, x2), (y1, y2), (t1, t2), (u1, u2)):
+        np.testing.assert_array_equal(first, second)
     counts = np.bincount(np.concatenate([y1, u1]), minlength=10)
     assert counts.sum() == 1797
     assert counts.min() >= 170 and counts.max() <= 190

@@ -21,7 +21,9 @@ def test_every_public_keras_name_is_the_same_object(facade, source, overridden):
     names = public_names(source)
     assert len(names) > 5
     mismatched = [
-        name for name in names if name not in overridden and getattr(facade, name) is not getattr(source, name)
+        name
+        for name in names
+        if name not in overridden and getattr(facade, name) is not getattr(source, name)
     ]
     assert mismatched == []
 
@@ -49,7 +51,8 @@ def test_models_replaces_only_the_seed_save_and_load_calls():
 def test_unknown_name_names_the_module_and_suggests_close_matches():
     with pytest.raises(AttributeError, match=r"'kerasx.layers' has no attribute 'Dens'.*'Dense'"):
         _ = layers.Dens
-    with pytest.raises(AttributeError, match=r"'kerasx.callbacks'.*'EarlyStoping'.*'EarlyStopping'"):
+    pattern = r"'kerasx.callbacks'.*'EarlyStoping'.*'EarlyStopping'"
+    with pytest.raises(AttributeError, match=pattern):
         _ = callbacks.EarlyStoping
     with pytest.raises(AttributeError, match=r"'kerasx.layers'.*'dense'.*Did you mean: 'Dense'"):
         _ = layers.dense

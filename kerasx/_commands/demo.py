@@ -7,8 +7,15 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-HELP = "train a small CNN on the embedded 8x8 digits and write model, history and summary"
+from kerasx._atomic import atomic_path, atomic_write_text
+from kerasx.errors import ConfigurationError
+
+HELP = (
+    "train a small CNN on the embedded 8x8 digits; write model, history, plots and summary "
+    "(a second run resumes)"
+)
 
 DEFAULT_OUT = "kerasx-demo"
 
@@ -20,6 +27,7 @@ class DemoReport:
     test_accuracy: float
     test_loss: float
     epochs_trained: int
+    resumed_from_epoch: int
     seconds: float
     files: dict[str, str] = field(default_factory=dict)
 
@@ -31,10 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="epochs to train. Defaults to 20")
     parser.add_argument("--seed", type=int, default=0, help="random seed. Defaults to 0")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
-def build_demo_model():  # -> keras.Model
-    """The demo's CNN for 8x8x1 digits: about 28,000 parameters."""
+def build_demo_model() -> Any:
+    """The demo's CNN for 8x8x1 digits (28,330 parameters), a `keras.Sequential`."""
     import keras
 
     return keras.Sequential(
@@ -52,21 +61,35 @@ def build_demo_model():  # -> keras.Model
     )
 
 
-def run_demo(out: str | Path = DEFAULT_OUT, *, epochs: int = 20, seed: int = 0) -> DemoReport:
-    """Train the demo CNN and write `model.keras`, `history.json` and `summary.txt` to `out`."""
-    from kerasx._atomic import atomic_path, atomic_write_text
-    from kerasx.errors import ConfigurationError
+def run_demo(
+    out: str | Path = DEFAULT_OUT, *, epochs: int = 20, seed: int = 0, progress: bool = False
+) -> DemoReport:
+    """Train the demo CNN with `kerasx.fit` and write what a user keeps into `out`.
 
+    The run directory `out/run` holds the checkpoints and logs, so calling the demo again
+    resumes (or, when all epochs are done, returns at once) instead of starting over.
+
+    Args:
+        out: the output folder. Defaults to `"kerasx-demo"`.
+        epochs: the total number of epochs. Defaults to `20`.
+        seed: the random seed. Defaults to `0`.
+        progress: show a progress bar. Defaults to `False`.
+
+    Returns:
+        A `DemoReport`.
+
+    Raises:
+        ConfigurationError: if `epochs` is below 1.
+    """
     if epochs < 1:
         raise ConfigurationError(f"--epochs must be at least 1. Received: epochs={epochs}.")
     start = time.perf_counter()
-    import keras
-
+    import kerasx
     from kerasx.datasets import load_digits
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    kerasx.seed_everything(seed)
     (x_train, y_train), (x_test, y_test) = load_digits()
     x_train = (x_train / 16.0).astype("float32")[..., None]
     x_test = (x_test / 16.0).astype("float32")[..., None]
@@ -78,8 +101,16 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, epochs: int = 20, seed: int = 0) 
         metrics=["accuracy"],
         steps_per_execution=16,
     )
-    history = model.fit(
-        x_train, y_train, epochs=epochs, batch_size=32, validation_split=0.1, verbose=0
+    history = kerasx.fit(
+        model,
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=32,
+        validation_split=0.1,
+        run_dir=out / "run",
+        seed=seed,
+        progress=progress,
     )
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
 
@@ -87,21 +118,30 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, epochs: int = 20, seed: int = 0) 
         "model": out / "model.keras",
         "history": out / "history.json",
         "summary": out / "summary.txt",
+        "history plot": out / "history.png",
+        "diagram": out / "model.png",
+        "run dir": out / "run",
     }
-    with atomic_path(files["model"]) as temporary:
-        model.save(temporary)
-    atomic_write_text(files["history"], json.dumps(history.history, indent=2) + "\n")
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, **_: lines.append(line))
-    atomic_write_text(files["summary"], "\n".join(lines) + "\n")
+    kerasx.io.save(model, files["model"])
+    history.save(files["history"])
+    atomic_write_text(files["summary"], str(kerasx.viz.summary(model)) + "\n")
+    figure = kerasx.viz.plot_history(history, title="kerasx demo: digits CNN")
+    _save_figure(figure, files["history plot"])
+    kerasx.viz.plot_model(model, files["diagram"])
 
     return DemoReport(
         test_accuracy=float(test_accuracy),
         test_loss=float(test_loss),
-        epochs_trained=len(history.history["loss"]),
+        epochs_trained=history.trained_epochs,
+        resumed_from_epoch=history.resumed_from_epoch,
         seconds=time.perf_counter() - start,
         files={name: str(path) for name, path in files.items()},
     )
+
+
+def _save_figure(figure: Any, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
 
 
 def format_report(report: DemoReport) -> str:
@@ -109,7 +149,7 @@ def format_report(report: DemoReport) -> str:
         "kerasx demo: a CNN on the 8x8 handwritten digits (1,437 train / 360 test)",
         f"  test accuracy  {report.test_accuracy:.4f}",
         f"  test loss      {report.test_loss:.4f}",
-        f"  epochs         {report.epochs_trained}",
+        f"  epochs         {_epochs_line(report)}",
         f"  time           {report.seconds:.1f} s",
         "  files:",
     ]
@@ -119,8 +159,20 @@ def format_report(report: DemoReport) -> str:
     return "\n".join(lines)
 
 
+def _epochs_line(report: DemoReport) -> str:
+    total = report.resumed_from_epoch + report.epochs_trained
+    if report.resumed_from_epoch == 0:
+        return f"{total} trained"
+    if report.epochs_trained == 0:
+        return f"{total}, all done in an earlier run (resumed; nothing left to train)"
+    return (
+        f"{total}: resumed after epoch {report.resumed_from_epoch}, "
+        f"trained {report.epochs_trained} more"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    report = run_demo(args.out, epochs=args.epochs, seed=args.seed)
+    report = run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=args.progress)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

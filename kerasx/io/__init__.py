@@ -1,10 +1,57 @@
 """Save and load every Keras format, safely and atomically.
 
-Filled in by the kerasx.io work (see DESIGN.md): `save`, `load`, `save_weights`,
-`load_weights`, `to_json`, `from_json`, `export`, `inspect`, `convert`, `save_history`,
-`load_history`.
+- `save(model, path)`, `load(path, *, custom_objects=None, compile=True, trusted=False)`:
+  whole models as `.keras` or legacy `.h5` (Keras 2 files included).
+- `save_weights(model, path)`, `load_weights(model, path, *, skip_mismatch=False)`: any
+  `*.h5` name; `load_weights` also reads the weights of a full-model `.h5` or `.keras`.
+- `to_json(model, path=None)`, `from_json(text_or_path, *, custom_objects=None,
+  trusted=False)`: the architecture alone.
+- `export(model, directory)`: a TensorFlow SavedModel for serving.
+- `inspect(path)`: describe a file without deserialising it (safe on malicious files).
+- `convert(src, dst)`: migrate a file to another format.
+- `save_history(history, path)`, `load_history(path)`: histories as JSON or CSV.
+
+Loading is safe by default: a file is read once into memory, its configuration is scanned
+for anything that could run code (and refused with `UnsafeModelError`), and deserialisation
+runs in Keras's safe mode. Every write goes through a temporary file, fsync and `os.replace`.
+Nothing heavy is imported until a function is first used.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING
+
+from kerasx._lazy import Facade, module_functions
+
+if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
+    from kerasx.io._formats import (
+        convert,
+        export,
+        from_json,
+        load,
+        load_weights,
+        save,
+        save_weights,
+        to_json,
+    )
+    from kerasx.io._history import load_history, save_history
+    from kerasx.io._inspect import inspect
+
+_OWN = {
+    "save": "kerasx.io._formats:save",
+    "load": "kerasx.io._formats:load",
+    "save_weights": "kerasx.io._formats:save_weights",
+    "load_weights": "kerasx.io._formats:load_weights",
+    "to_json": "kerasx.io._formats:to_json",
+    "from_json": "kerasx.io._formats:from_json",
+    "export": "kerasx.io._formats:export",
+    "convert": "kerasx.io._formats:convert",
+    "inspect": "kerasx.io._inspect:inspect",
+    "save_history": "kerasx.io._history:save_history",
+    "load_history": "kerasx.io._history:load_history",
+}
+
+OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))
+
+_facade = Facade(__name__, _OWN)
+__getattr__, __dir__ = module_functions(_facade, globals())

@@ -1,0 +1,76 @@
+"""kerasx.io.save + load against model.save + keras.saving.load_model, for a ~10M-parameter model.
+
+kerasx's side includes everything it adds: the private in-memory copy, the safety scan, safe
+mode, the temporary file, fsync and `os.replace`. Goal: within 1.10x of Keras.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Row, format_table, interleaved_medians, ratio_row  # noqa: E402
+
+__all__ = ["run"]
+
+
+def _model(quick: bool):
+    import keras
+
+    width = 1024 if quick else 3162  # 3162**2 ~ 10M parameters
+    model = keras.Sequential(
+        [
+            keras.Input((width,)),
+            keras.layers.Dense(width, name="big"),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Time save+load of a `.keras` file both ways, alternately, and return one Row."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    import kerasx.io
+
+    model = _model(quick)
+    folder = Path(tempfile.mkdtemp(prefix="kerasx-bench-io-"))
+    try:
+        ours_path = folder / "ours.keras"
+        theirs_path = folder / "theirs.keras"
+
+        def ours() -> None:
+            kerasx.io.save(model, ours_path)
+            kerasx.io.load(ours_path)
+
+        def theirs() -> None:
+            model.save(theirs_path)
+            keras.saving.load_model(theirs_path)
+
+        repeats = 3 if quick else 7
+        ours_s, theirs_s = interleaved_medians(ours, theirs, repeats=repeats, warmup=1)
+        params = model.count_params()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [
+        ratio_row(
+            f"io save+load .keras ({params / 1e6:.1f}M params)",
+            ours_s,
+            theirs_s,
+            goal_ratio=1.10,
+            anchor_name="keras.saving",
+            note=f"median of {repeats}, scan + fsync included",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    print(format_table(run(quick="--quick" in sys.argv)))

@@ -1,0 +1,161 @@
+"""kerasx.models.compile's fast defaults against Keras's defaults, per epoch, on CPU.
+
+Same model (built by kerasx's builders, same initial weights), same optimizer, loss, metrics
+and batch size (32); the only differences are kerasx's defaults (`steps_per_execution`, XLA
+policy). Rows:
+
+- `<model> time per epoch`: kerasx / Keras, goal <= 1/3 (at least 3x faster);
+- `<model> val accuracy`: after the same number of epochs, goal within 1 point;
+- (full run only) `<model> + jit_compile=True`: the XLA measurement behind the `jit_compile`
+  default, first epoch (with compilation) and steady state.
+
+Data are synthetic and learnable (labels from a fixed random linear teacher; for the CNN,
+on 4x4-pooled pixels) so the sizes can
+match the issue's MNIST-scale measurement offline: MLP 784-128-10 on 60,000 samples, small CNN
+(16, 32 filters, Dense 64) on 12,000 28x28 images (`--quick`: 12,000 and 3,000).
+
+The kerasx side calls `model.fit` after `kerasx.models.compile`; `kerasx.fit`'s own overhead
+is measured by the training benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import Row, format_table, interleaved_medians, ratio_row
+
+__all__ = ["run"]
+
+BATCH = 32
+
+
+def _data(kind: str, n: int, n_val: int) -> tuple[Any, Any, Any, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shape = (784,) if kind == "mlp" else (28, 28, 1)
+    x = rng.normal(size=(n + n_val, *shape)).astype("float32")
+    if kind == "mlp":
+        features = x
+    else:  # a teacher on 4x4-pooled pixels: learnable by a small convnet
+        features = x.reshape(len(x), 7, 4, 7, 4).mean(axis=(2, 4))
+    features = features.reshape(len(x), -1)
+    teacher = rng.normal(size=(features.shape[1], 10)).astype("float32")
+    y = (features @ teacher).argmax(axis=1).astype("int32")
+    return x[:n], y[:n], x[n:], y[n:]
+
+
+def _build(kind: str) -> Any:
+    import keras
+
+    from kerasx import models
+
+    keras.utils.set_random_seed(0)
+    if kind == "mlp":
+        return models.mlp((784,), hidden=(128,), outputs=10)
+    return models.cnn((28, 28, 1), filters=(16, 32), dense=(64,), dropout=0.0, outputs=10)
+
+
+def _keras_defaults(kind: str) -> Any:
+    model = _build(kind)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _kerasx_defaults(kind: str, **options: Any) -> Any:
+    from kerasx import models
+
+    return models.compile(_build(kind), optimizer="adam", **options)
+
+
+def _epoch(model: Any, x: Any, y: Any) -> None:
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+
+
+def _accuracy(model: Any, x: Any, y: Any) -> float:
+    return float(model.evaluate(x, y, batch_size=256, verbose=0)[-1])
+
+
+def _compare(kind: str, n: int, n_val: int, repeats: int) -> list[Row]:
+    x, y, x_val, y_val = _data(kind, n, n_val)
+    ours, theirs = _kerasx_defaults(kind), _keras_defaults(kind)
+    seconds_ours, seconds_theirs = interleaved_medians(
+        lambda: _epoch(ours, x, y), lambda: _epoch(theirs, x, y), repeats=repeats, warmup=1
+    )
+    acc_ours, acc_theirs = _accuracy(ours, x_val, y_val), _accuracy(theirs, x_val, y_val)
+    epochs = repeats + 1
+    settings = f"steps_per_execution={ours.steps_per_execution}, jit_compile={ours.jit_compile}"
+    diff = acc_ours - acc_theirs
+    return [
+        ratio_row(
+            f"{kind} time per epoch (n={n}, batch {BATCH})",
+            seconds_ours,
+            seconds_theirs,
+            goal_ratio=round(1 / 3, 3),
+            anchor_name="Keras defaults",
+            note=f"{seconds_theirs / seconds_ours:.1f}x faster; kerasx {settings}",
+        ),
+        Row(
+            f"{kind} val accuracy after {epochs} epochs",
+            acc_ours,
+            acc_theirs,
+            "acc",
+            acc_ours / acc_theirs if acc_theirs else float("inf"),
+            "within 1 point",
+            abs(diff) <= 0.01,
+            "Keras defaults",
+            f"{diff * 100:+.1f} points",
+        ),
+    ]
+
+
+def _xla(kind: str, n: int, repeats: int) -> list[Row]:
+    x, y, _, _ = _data(kind, n, 0)
+    plain, xla = _kerasx_defaults(kind), _kerasx_defaults(kind, jit_compile=True)
+    first = []
+    for model in (xla, plain):
+        start = time.perf_counter()
+        _epoch(model, x[: BATCH * 200], y[: BATCH * 200])
+        first.append(time.perf_counter() - start)
+    steady_xla, steady_plain = interleaved_medians(
+        lambda: _epoch(xla, x, y), lambda: _epoch(plain, x, y), repeats=repeats, warmup=0
+    )
+    return [
+        ratio_row(
+            f"{kind} + jit_compile=True, first epoch (6,400 samples, with compilation)",
+            first[0],
+            first[1],
+            goal_ratio=1.0,
+            anchor_name="kerasx default, no XLA",
+            note="informational: why XLA is off on CPU",
+        ),
+        ratio_row(
+            f"{kind} + jit_compile=True, steady epoch (n={n})",
+            steady_xla,
+            steady_plain,
+            goal_ratio=1.0,
+            anchor_name="kerasx default, no XLA",
+            note="informational",
+        ),
+    ]
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Benchmark rows (see the module docstring); `quick` uses smaller data and fewer repeats."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    repeats = 2 if quick else 3
+    rows = _compare("mlp", 12_000 if quick else 60_000, 2_000 if quick else 10_000, repeats)
+    rows += _compare("cnn", 3_000 if quick else 12_000, 1_000 if quick else 2_000, repeats)
+    if not quick:
+        rows += _xla("mlp", 60_000, repeats)
+        rows += _xla("cnn", 12_000, repeats)
+    return rows
+
+
+if __name__ == "__main__":
+    print(format_table(run(quick="--quick" in sys.argv)))

@@ -1,0 +1,198 @@
+"""Private `DataGenerator` subclasses behind `from_arrays`, `from_generator` and `split`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from kerasx.data import DataGenerator
+from kerasx.errors import DataError
+
+__all__ = ["ArrayGenerator", "GeneratorWrapper", "SubsetGenerator"]
+
+
+def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        out: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            out.extend(_leaves(item, f"{path}[{key!r}]"))
+        return out
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, item in enumerate(value):
+            out.extend(_leaves(item, f"{path}[{i}]"))
+        return out
+    return [(path, value)]
+
+
+def _as_arrays(value: Any) -> Any:
+    """Arrays stay as they are (no copy); lists of numbers and other sequences become arrays."""
+    if isinstance(value, dict):
+        return {key: _as_arrays(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and value and all(
+        hasattr(item, "shape") for item in value
+    ):
+        return [_as_arrays(item) for item in value]
+    if hasattr(value, "shape") and hasattr(value, "__getitem__"):
+        return value
+    return np.asarray(value)
+
+
+def _take(value: Any, rows: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _take(item, rows) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_take(item, rows) for item in value]
+    return value[rows]
+
+
+class ArrayGenerator(DataGenerator):
+    """Batches of in-memory arrays (see `DataGenerator.from_arrays`)."""
+
+    def __init__(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        transform: Callable[[Any, Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if x is None:
+            raise DataError("`x` must be an array or a dict/list of arrays. Received: x=None.")
+        x = _as_arrays(x)
+        y = None if y is None else _as_arrays(y)
+        sample_weight = None if sample_weight is None else _as_arrays(sample_weight)
+        lengths: dict[str, int] = {}
+        for name, value in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+            if value is None:
+                continue
+            for path, leaf in _leaves(value, name):
+                shape: tuple[int, ...] = tuple(getattr(leaf, "shape", ()))
+                if len(shape) == 0:
+                    raise DataError(
+                        f"Every array given to from_arrays needs a first (sample) dimension. "
+                        f"Received: {path} with shape {shape}."
+                    )
+                lengths[path] = int(shape[0])
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{path}: {n}" for path, n in lengths.items())
+            raise DataError(
+                "x, y and sample_weight must have the same number of samples (first "
+                f"dimension). Received: {listed}. Pass arrays of equal length."
+            )
+        if transform is not None and not callable(transform):
+            raise DataError(
+                f"`transform` must be callable as transform(x_batch, y_batch). "
+                f"Received: transform={transform!r}."
+            )
+        num_samples = next(iter(lengths.values()))
+        if num_samples < 1:
+            raise DataError(
+                f"from_arrays needs at least one sample. Received: arrays of length 0 "
+                f"({', '.join(lengths)})."
+            )
+        self.x = x
+        self.y = y
+        self.sample_weight = sample_weight
+        self.transform = transform
+        super().__init__(num_samples, **kwargs)
+
+    def load_batch(self, indices: np.ndarray) -> Any:
+        rows: Any = indices
+        if len(indices) > 1 and indices[-1] - indices[0] == len(indices) - 1 and bool(
+            np.all(np.diff(indices) == 1)
+        ):
+            rows = slice(int(indices[0]), int(indices[-1]) + 1)  # a view, no copy
+        x = _take(self.x, rows)
+        y = None if self.y is None else _take(self.y, rows)
+        if self.transform is not None:
+            x, y = self.transform(x, y)
+        if y is None and self.sample_weight is None:
+            return (x,)
+        if self.sample_weight is None:
+            return (x, y)
+        return (x, y, _take(self.sample_weight, rows))
+
+
+class GeneratorWrapper(DataGenerator):
+    """Batches yielded by a Python generator function (see `DataGenerator.from_generator`)."""
+
+    _random_access = False
+
+    def __init__(
+        self,
+        fn: Callable[[], Iterable[Any]],
+        *,
+        steps: int,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        max_queue_size: int = 10,
+    ) -> None:
+        if not callable(fn):
+            raise DataError(
+                "`fn` must be a function returning an iterator of batches (a generator "
+                f"function). Received: fn={fn!r}."
+            )
+        self.fn = fn
+        self._iterator: Iterator[Any] | None = None
+        self._position = 0
+        self._lock = threading.Lock()
+        super().__init__(
+            steps, 1, shuffle=False, seed=0, workers=workers,
+            use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_iterator"] = None  # a live generator cannot cross processes; each re-creates it
+        state["_position"] = 0
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def load_batch(self, indices: np.ndarray) -> Any:
+        with self._lock:
+            return self._batch_at(int(indices[0]))
+
+    def _batch_at(self, target: int) -> Any:
+        if self._iterator is None or target < self._position:
+            self._iterator = iter(self.fn())
+            self._position = 0
+        while True:
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                produced = self._position
+                raise DataError(
+                    f"The generator function {getattr(self.fn, '__name__', self.fn)!r} yielded "
+                    f"only {produced} batches, fewer than steps={self._kx_num_samples}, so "
+                    f"batch {target} does not exist. Make it yield at least `steps` batches "
+                    f"(e.g. loop with `while True:`) or pass steps={produced}."
+                ) from None
+            self._position += 1
+            if self._position - 1 == target:
+                return batch
+
+    def on_epoch_end(self) -> None:
+        super().on_epoch_end()
+        self._iterator = None  # the next epoch re-creates the generator
+
+
+class SubsetGenerator(DataGenerator):
+    """A view of some samples of another generator (see `DataGenerator.split`)."""
+
+    def __init__(self, parent: DataGenerator, subset: np.ndarray, **kwargs: Any) -> None:
+        self.parent = parent
+        self.subset = np.asarray(subset, dtype=np.int64)
+        super().__init__(len(self.subset), **kwargs)
+
+    def load_batch(self, indices: np.ndarray) -> Any:
+        return self.parent.load_batch(self.subset[indices])

@@ -1,0 +1,279 @@
+"""Describe a model file without deserialising it: safe on malicious files.
+
+Only JSON configurations and HDF5 dataset shapes are read; no Keras object is built.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kerasx.errors import ConfigurationError
+from kerasx.io._files import (
+    is_saved_model_dir,
+    model_kind,
+    open_h5,
+    open_zip,
+    parse_json,
+    read_private_copy,
+    read_zip_member,
+)
+from kerasx.io._scan import scan_config
+
+__all__ = ["inspect"]
+
+
+def _registered_names() -> set[str]:
+    """Custom objects registered in this process, if Keras is already imported (no import)."""
+    if "keras" not in sys.modules:
+        return set()
+    return set(sys.modules["keras"].saving.get_custom_objects())
+
+
+def _empty_report(path: Path, file_format: str) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "format": file_format,
+        "keras_version": None,
+        "backend": None,
+        "model_class": None,
+        "model_name": None,
+        "layer_count": 0,
+        "layer_classes": {},
+        "params": None,
+        "input_shapes": [],
+        "output_shapes": [],
+        "compiled": False,
+        "optimizer_state": False,
+        "unsafe": [],
+        "safe": True,
+    }
+
+
+def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Describe a model, weights or architecture file without deserialising anything.
+
+    Safe on any file, malicious ones included: it reads JSON and array shapes only.
+
+    Args:
+        path: a `.keras`, `.h5`/`.hdf5`, `.weights.h5` or `.json` file, or a SavedModel folder.
+
+    Returns:
+        A JSON-serialisable dict with keys `path`, `format` (`"keras"`, `"h5"`,
+        `"h5-weights"`, `"weights.h5"`, `"json"`, `"saved_model"`), `keras_version`, `backend`,
+        `model_class`, `model_name`, `layer_count` (layers other than inputs), `layer_classes`
+        (class name -> count), `params` (from the arrays stored in the file; None when the file
+        has none), `input_shapes` and `output_shapes` (lists with None for unknown
+        dimensions; an output shape is None when it cannot be derived without building the
+        model), `compiled`, `optimizer_state`, `unsafe` (the findings `load` would refuse)
+        and `safe`.
+
+    Raises:
+        MissingFileError: the file does not exist.
+        CorruptFileError: the file is empty, truncated, or not in the format its name says.
+        SerializationError: a configuration is not valid JSON.
+        ConfigurationError: an unknown suffix or a directory that is not a SavedModel.
+    """
+    path = Path(path)
+    if is_saved_model_dir(path):
+        report = _empty_report(path, "saved_model")
+        report["unsafe"] = ["TensorFlow SavedModel: a program that runs when loaded"]
+        report["safe"] = False
+        report["model_class"] = "SavedModel"
+        return report
+    kind = model_kind(path)
+    data = read_private_copy(path)
+    shown = repr(str(path))
+    allowed = _registered_names()
+    if kind == "keras":
+        return _inspect_keras(path, data, shown, allowed)
+    if kind in ("h5", "weights.h5"):
+        return _inspect_h5(path, data, shown, allowed)
+    if kind == "json":
+        report = _empty_report(path, "json")
+        config = parse_json(data, shown)
+        _describe_config(report, config, allowed)
+        report["keras_version"] = config.get("keras_version") if isinstance(config, dict) else None
+        return report
+    raise ConfigurationError(
+        "`inspect` reads `.keras`, `.h5`/`.hdf5`, `.weights.h5` and `.json` files and "
+        f"SavedModel folders. Received: path={shown}. Rename the file to its format's suffix."
+    )
+
+
+def _inspect_keras(path: Path, data: bytes, shown: str, allowed: set[str]) -> dict[str, Any]:
+    report = _empty_report(path, "keras")
+    with open_zip(data, shown) as archive:
+        config = parse_json(read_zip_member(archive, "config.json", shown), shown)
+        names = set(archive.namelist())
+        if "metadata.json" in names:
+            metadata = parse_json(read_zip_member(archive, "metadata.json", shown), shown)
+            if isinstance(metadata, dict):
+                report["keras_version"] = metadata.get("keras_version")
+        weights = (
+            read_zip_member(archive, "model.weights.h5", shown)
+            if "model.weights.h5" in names
+            else None
+        )
+    _describe_config(report, config, allowed)
+    if isinstance(config, dict):
+        report["compiled"] = bool(config.get("compile_config"))
+    if weights is not None:
+        with open_h5(weights, shown) as h5_file:
+            report["params"] = _count_arrays(h5_file, skip=("optimizer",))
+            report["optimizer_state"] = "optimizer" in h5_file and _count_arrays(
+                h5_file["optimizer"]
+            ) > 0
+    return report
+
+
+def _attribute_text(h5_file: Any, name: str) -> str | None:
+    value = h5_file.attrs.get(name)
+    if value is None:
+        return None
+    return value.decode("utf-8") if hasattr(value, "decode") else str(value)
+
+
+def _inspect_h5(path: Path, data: bytes, shown: str, allowed: set[str]) -> dict[str, Any]:
+    report = _empty_report(path, "h5")
+    with open_h5(data, shown) as h5_file:
+        report["keras_version"] = _attribute_text(h5_file, "keras_version")
+        report["backend"] = _attribute_text(h5_file, "backend")
+        model_config = _attribute_text(h5_file, "model_config")
+        training_config = _attribute_text(h5_file, "training_config")
+        if model_config is None:
+            report["format"] = "h5-weights" if "layer_names" in h5_file.attrs else "weights.h5"
+            report["params"] = _count_arrays(h5_file, skip=("optimizer",))
+            if "layer_names" in h5_file.attrs:
+                names = [
+                    n.decode("utf-8") if hasattr(n, "decode") else str(n)
+                    for n in h5_file.attrs["layer_names"]
+                ]
+                report["layer_count"] = len(names)
+            elif "layers" in h5_file:
+                report["layer_count"] = len(h5_file["layers"])
+            return report
+        weights_group = h5_file["model_weights"] if "model_weights" in h5_file else None
+        if weights_group is not None:
+            report["params"] = _count_arrays(weights_group)
+            if report["keras_version"] is None:
+                report["keras_version"] = _attribute_text(weights_group, "keras_version")
+        report["optimizer_state"] = "optimizer_weights" in h5_file
+    config = parse_json(model_config, f"the model_config of {shown}")
+    _describe_config(report, config, allowed)
+    if training_config is not None:
+        report["compiled"] = True
+        report["unsafe"] += scan_config(parse_json(training_config, shown), allowed)
+        report["safe"] = not report["unsafe"]
+    return report
+
+
+def _count_arrays(group: Any, skip: tuple[str, ...] = ()) -> int:
+    total = 0
+
+    def visit(name: str, item: Any) -> None:
+        nonlocal total
+        if name.split("/", 1)[0] in skip:
+            return
+        shape = getattr(item, "shape", None)
+        if shape is not None and hasattr(item, "dtype"):
+            total += math.prod(int(d) for d in shape)
+
+    group.visititems(visit)
+    return total
+
+
+def _describe_config(report: dict[str, Any], config: Any, allowed: set[str]) -> None:
+    report["unsafe"] = scan_config(config, allowed)
+    report["safe"] = not report["unsafe"]
+    if not isinstance(config, dict):
+        return
+    report["model_class"] = config.get("class_name")
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    report["model_name"] = inner.get("name")
+    layers = inner.get("layers") if isinstance(inner.get("layers"), list) else []
+    classes: Counter[str] = Counter()
+    by_name: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        if not isinstance(layer, dict):
+            continue
+        layer_config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        by_name[str(layer_config.get("name", layer.get("name")))] = layer
+        if layer.get("class_name") != "InputLayer":
+            classes[str(layer.get("class_name"))] += 1
+    report["layer_count"] = sum(classes.values())
+    report["layer_classes"] = dict(classes)
+    report["input_shapes"] = _input_shapes(inner, layers, by_name)
+    report["output_shapes"] = _output_shapes(inner, layers, by_name)
+
+
+def _batch_shape(layer: dict[str, Any]) -> list[Any] | None:
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    for key in ("batch_shape", "batch_input_shape"):
+        if isinstance(config.get(key), list):
+            return list(config[key])
+    return None
+
+
+def _endpoint_names(value: Any) -> list[str]:
+    """`[[name, 0, 0], ...]`, `[name, 0, 0]` or a nested dict/list of those -> layer names."""
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return [value[0]]
+    names: list[str] = []
+    if isinstance(value, list):
+        for item in value:
+            names += _endpoint_names(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            names += _endpoint_names(item)
+    return names
+
+
+def _input_shapes(
+    inner: dict[str, Any], layers: list[Any], by_name: dict[str, dict[str, Any]]
+) -> list[Any]:
+    names = _endpoint_names(inner.get("input_layers"))
+    if names:
+        return [_batch_shape(by_name[name]) if name in by_name else None for name in names]
+    for layer in layers:
+        if isinstance(layer, dict) and layer.get("class_name") == "InputLayer":
+            return [_batch_shape(layer)]
+    if isinstance(inner.get("build_input_shape"), list):
+        return [inner["build_input_shape"]]
+    if layers and isinstance(layers[0], dict):
+        shape = _batch_shape(layers[0])
+        if shape is not None:
+            return [shape]
+    return []
+
+
+def _output_shapes(
+    inner: dict[str, Any], layers: list[Any], by_name: dict[str, dict[str, Any]]
+) -> list[Any]:
+    names = _endpoint_names(inner.get("output_layers"))
+    if names:
+        return [_guess_output(by_name.get(name)) for name in names]
+    if layers:
+        return [_guess_output(layers[-1])]
+    return []
+
+
+def _guess_output(layer: dict[str, Any] | None) -> list[Any] | None:
+    """The output shape of common final layers, from their configuration alone."""
+    if not isinstance(layer, dict):
+        return None
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    class_name = layer.get("class_name")
+    if class_name == "Dense" and isinstance(config.get("units"), int):
+        build = layer.get("build_config") or {}
+        input_shape = build.get("input_shape") if isinstance(build, dict) else None
+        if isinstance(input_shape, list) and input_shape:
+            return [*input_shape[:-1], config["units"]]
+        return [None, config["units"]]
+    if class_name in ("LSTM", "GRU", "SimpleRNN") and not config.get("return_sequences"):
+        return [None, config.get("units")]
+    return None

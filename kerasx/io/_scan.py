@@ -1,0 +1,178 @@
+"""The pre-load safety scan: find everything in a model configuration that could run code.
+
+The scan reads plain JSON (a `dict` from `config.json`, an HDF5 `model_config` attribute or a
+JSON text) and never imports or instantiates anything, so it is safe on malicious files. It
+is deliberately strict: a false alarm costs the user `trusted=True`; a miss runs a stranger's
+code.
+
+What counts as a finding:
+
+- a `Lambda` layer in any form (Keras 3's `__lambda__` dict, Keras 2's `[code, defaults,
+  closure]` list or its marshalled byte code), and Keras 2's `TFOpLambda`/`SlicingOpLambda`;
+- layers that load or run foreign programs: `TFSMLayer`, `TorchModuleWrapper`, `JaxLayer`,
+  `FlaxLayer`;
+- a serialised function (`class_name: "function"`) outside Keras's activations, losses,
+  metrics, initializers and regularizers;
+- a `module` outside Keras;
+- a `registered_name` that is neither registered in this process nor in `custom_objects`;
+- a string file path in a layer configuration (for example a `StringLookup` vocabulary file).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["FORBIDDEN_CLASSES", "SAFE_FUNCTION_MODULES", "scan_config"]
+
+FORBIDDEN_CLASSES: dict[str, str] = {
+    "Lambda": "a Lambda layer runs Python code stored in the file",
+    "__lambda__": "a serialised Python lambda runs code stored in the file",
+    "TFOpLambda": "a TFOpLambda layer calls a TensorFlow function named in the file",
+    "SlicingOpLambda": "a SlicingOpLambda layer calls a TensorFlow function named in the file",
+    "TFSMLayer": "a TFSMLayer loads and runs a TensorFlow SavedModel program",
+    "TorchModuleWrapper": "a TorchModuleWrapper unpickles a PyTorch module",
+    "JaxLayer": "a JaxLayer runs a JAX function",
+    "FlaxLayer": "a FlaxLayer runs a Flax module",
+}
+"""Class names refused whatever their module, with the reason."""
+
+SAFE_FUNCTION_MODULES: tuple[str, ...] = (
+    "keras.activations",
+    "keras.losses",
+    "keras.metrics",
+    "keras.initializers",
+    "keras.regularizers",
+    "keras.src.activations",
+    "keras.src.losses",
+    "keras.src.metrics",
+    "keras.src.initializers",
+    "keras.src.regularizers",
+)
+"""Modules a serialised plain function (`class_name: "function"`) may come from."""
+
+_PATH_KEYS = frozenset(
+    {
+        "vocabulary",
+        "vocabulary_file",
+        "idf_weights",
+        "filepath",
+        "file_path",
+        "filename",
+        "path",
+        "saved_model",
+        "saved_model_dir",
+    }
+)
+_PATH_PATTERN = re.compile(r"^(/|~|\./|\.\./|[A-Za-z]:[\\/]|\\\\)|://")
+_NOT_PATH_KEYS = frozenset({"name", "class_name", "registered_name", "module"})
+
+
+def scan_config(config: Any, allowed_names: Iterable[str] = ()) -> list[str]:
+    """Return every unsafe finding in a model, layer, loss or optimizer configuration.
+
+    Args:
+        config: the parsed JSON configuration (dicts, lists and scalars).
+        allowed_names: names of custom objects the caller vouches for (keys of
+            `custom_objects` and names registered with `keras.saving.register_keras_serializable`).
+            An object whose `registered_name` or `class_name` is in this set may come from a
+            module outside Keras. Defaults to `()`.
+
+    Returns:
+        One human-readable line per finding, naming the layer it is in. Empty when safe.
+    """
+    findings: list[str] = []
+    _walk(config, "<model>", frozenset(allowed_names), findings, key=None)
+    return findings
+
+
+def _layer_name(node: dict[str, Any], current: str) -> str:
+    inner = node.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+        return inner["name"]
+    if isinstance(node.get("name"), str) and "class_name" not in node:
+        return node["name"]
+    return current
+
+
+def _walk(
+    node: Any, layer: str, allowed: frozenset[str], findings: list[str], key: str | None
+) -> None:
+    if isinstance(node, dict):
+        if "class_name" in node:
+            layer = _layer_name(node, layer)
+            _check_object(node, layer, allowed, findings)
+        for child_key, child in node.items():
+            if child_key == "function" and _is_keras2_code(child):
+                findings.append(
+                    f"layer '{layer}': key 'function' holds Python byte code "
+                    "(Keras 2 lambda form [code, defaults, closure])"
+                )
+                continue
+            if child_key == "function_type" and child == "lambda":
+                findings.append(f"layer '{layer}': function_type 'lambda' (Keras 2 Lambda layer)")
+                continue
+            _walk(child, layer, allowed, findings, key=str(child_key))
+    elif isinstance(node, list | tuple):
+        for child in node:
+            _walk(child, layer, allowed, findings, key=key)
+    elif isinstance(node, str) and key is not None:
+        _check_string(node, layer, key, findings)
+
+
+def _check_object(
+    node: dict[str, Any], layer: str, allowed: frozenset[str], findings: list[str]
+) -> None:
+    class_name = node.get("class_name")
+    module = node.get("module")
+    registered = node.get("registered_name")
+    vouched = class_name in allowed or (registered is not None and registered in allowed)
+    if isinstance(class_name, str) and class_name in FORBIDDEN_CLASSES:
+        findings.append(f"layer '{layer}': {class_name} ({FORBIDDEN_CLASSES[class_name]})")
+        return
+    if class_name == "function":
+        name = node.get("config")
+        if vouched:
+            return
+        if module not in SAFE_FUNCTION_MODULES:
+            findings.append(
+                f"layer '{layer}': function '{name}' from module '{module}' "
+                "(only Keras activations, losses, metrics, initializers and regularizers "
+                "may be named as functions)"
+            )
+        elif isinstance(name, str) and name in FORBIDDEN_CLASSES:
+            findings.append(f"layer '{layer}': function '{name}' ({FORBIDDEN_CLASSES[name]})")
+        return
+    if isinstance(module, str) and not _is_keras_module(module) and not vouched:
+        findings.append(
+            f"layer '{layer}': {class_name} from module '{module}', which is outside Keras"
+        )
+    if registered is not None and not isinstance(registered, str):
+        findings.append(f"layer '{layer}': malformed registered_name {registered!r}")
+    elif isinstance(registered, str) and registered != class_name and not vouched:
+        findings.append(
+            f"layer '{layer}': registered_name '{registered}' is not registered in this "
+            "process and not in custom_objects"
+        )
+
+
+def _is_keras_module(module: str) -> bool:
+    return module == "keras" or module.startswith("keras.")
+
+
+def _is_keras2_code(value: Any) -> bool:
+    """Keras 2 stored a lambda as `[base64 marshal code, defaults, closure]`."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and len(value[0]) > 8
+    )
+
+
+def _check_string(value: str, layer: str, key: str, findings: list[str]) -> None:
+    if key in _NOT_PATH_KEYS or not value:
+        return
+    if key in _PATH_KEYS or _PATH_PATTERN.search(value):
+        findings.append(f"layer '{layer}': '{key}' names a file path {value!r}")

@@ -1,0 +1,185 @@
+"""kerasx.models.compile: task inference, refusals, labels, fast defaults."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from kerasx import models
+from kerasx._compile import (
+    choose_jit_compile,
+    choose_steps_per_execution,
+    infer_task,
+    output_info,
+    resolve_labels,
+)
+from kerasx.errors import ConfigurationError
+
+
+def _dense(units, activation, inputs=4):
+    dense = keras.layers.Dense(units, activation=activation)
+    return keras.Sequential([keras.Input((inputs,)), dense])
+
+
+def _metric_classes(model):
+    return [type(m).__name__ for m in model._compile_metrics._user_metrics]
+
+
+@pytest.mark.parametrize(
+    ("units", "activation", "task", "loss", "metric"),
+    [
+        (10, "softmax", "multiclass", "sparse_categorical_crossentropy",
+         "SparseCategoricalAccuracy"),
+        (1, "sigmoid", "binary", "binary_crossentropy", "BinaryAccuracy"),
+        (5, "sigmoid", "multilabel", "binary_crossentropy", "BinaryAccuracy"),
+        (1, None, "regression", "mean_squared_error", "MeanAbsoluteError"),
+        (3, "relu", "regression", "mean_squared_error", "MeanAbsoluteError"),
+    ],
+)  # fmt: skip
+def test_task_inferred_from_the_output_layer(units, activation, task, loss, metric):
+    model = _dense(units, activation)
+    assert output_info(model)[0].task == task
+    assert models.compile(model) is model
+    assert model.loss.name == loss
+    assert _metric_classes(model) == [metric]
+
+
+def test_infer_task_table():
+    assert infer_task("softmax", 1) is None
+    assert infer_task(None, 3) is None
+    assert infer_task("tanh", 1) == "regression"
+
+
+def test_linear_output_with_a_classification_task_uses_logits():
+    model = models.compile(_dense(3, None), "multiclass")
+    assert model.loss.from_logits
+    binary = models.compile(_dense(1, None), "binary")
+    assert binary.loss.from_logits
+    assert binary._compile_metrics._user_metrics[0].threshold == 0.0
+
+
+def test_onehot_labels_and_explicit_choices_win():
+    model = models.compile(
+        _dense(3, "softmax"), labels="onehot", optimizer="sgd", learning_rate=0.05,
+        steps_per_execution=4, jit_compile=False, metrics=["mse"],
+    )  # fmt: skip
+    assert model.loss.name == "categorical_crossentropy"
+    assert type(model.optimizer).__name__ == "SGD"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert model.steps_per_execution == 4
+    assert model.jit_compile is False
+
+
+@pytest.mark.parametrize(
+    ("build", "kwargs", "match"),
+    [
+        (lambda: _dense(10, "softmax"), {"loss": "mse"}, r"loss='mse' is a regression loss"),
+        (lambda: _dense(1, "softmax"), {}, r"softmax over one unit is always 1"),
+        (lambda: _dense(1, "sigmoid"), {"task": "multiclass"}, r"needs one unit per class"),
+        (lambda: _dense(3, "sigmoid"), {"task": "binary"}, r"task='binary' needs one unit"),
+        (lambda: _dense(3, "softmax"), {"task": "regression"}, r"gives probabilities"),
+        (lambda: _dense(3, "softmax"), {"task": "multilabel"}, r"needs sigmoid"),
+        (lambda: _dense(3, "sigmoid"), {"task": "multiclass"}, r"needs softmax"),
+        (lambda: _dense(3, "relu"), {"task": "multiclass"}, r"not a probability or a logit"),
+        (lambda: _dense(1, None), {"task": "binary", "loss": "binary_crossentropy"},
+         r"expects probabilities"),
+        (lambda: _dense(1, None), {"loss": "binary_crossentropy"}, r"is for classification"),
+        (lambda: _dense(3, "softmax"), {"loss": "binary_crossentropy"}, r"needs sigmoid outputs"),
+    ],
+)  # fmt: skip
+def test_inconsistent_choices_are_refused_with_an_explanation(build, kwargs, match):
+    with pytest.raises(ConfigurationError, match=match) as info:
+        models.compile(build(), **kwargs)
+    assert "force=True" in str(info.value)
+
+
+def test_force_compiles_the_articles_mse_on_softmax():
+    model = models.compile(_dense(10, "softmax"), loss="mse", metrics=["accuracy"], force=True)
+    assert model.loss == "mse"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"task": "ranking"}, r"`task` must be 'auto' or one of"),
+        ({"labels": "dense"}, r"`labels` must be one of"),
+        ({"task": {"nope": "binary"}}, r"names outputs the model does not have"),
+        ({"optimizer": keras.optimizers.SGD, "learning_rate": 0.1}, r"applies to an optimizer"),
+        ({"mixed_precision": "mixed_bfloat16"}, r"chosen when a model is built"),
+        ({"mixed_precision": "float64"}, r"Mixed precision must be"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    if kwargs.get("optimizer") is keras.optimizers.SGD:
+        kwargs = {**kwargs, "optimizer": keras.optimizers.SGD()}
+    with pytest.raises(ConfigurationError, match=match):
+        models.compile(_dense(3, "softmax"), **kwargs)
+
+
+def test_model_without_inputs_is_refused():
+    with pytest.raises(ConfigurationError, match=r"Start a Sequential with keras.Input"):
+        models.compile(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_mixed_precision_model_needs_float32_outputs():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = _dense(3, "softmax")
+    with pytest.raises(ConfigurationError, match=r"needs float32 outputs"):
+        models.compile(model)
+    good = models.mlp((4,), hidden=(4,), outputs=3)  # builders keep the output float32
+    assert models.compile(good, mixed_precision="mixed_bfloat16") is good
+
+
+def test_multi_output_tasks_per_output_and_training():
+    model = models.mlp((4,), hidden=(8,), outputs={"kind": 3, "flag": 1, "size": 1},
+                       output_activation={"size": "linear"})  # fmt: skip
+    models.compile(model, task={"size": "regression"})
+    assert {n: model.loss[n].name for n in model.output_names} == {
+        "kind": "sparse_categorical_crossentropy",
+        "flag": "binary_crossentropy",
+        "size": "mean_squared_error",
+    }
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = {"kind": rng.integers(0, 3, 64), "flag": rng.integers(0, 2, (64, 1)), "size": x[:, :1]}
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert {"kind_accuracy", "flag_accuracy", "size_mae"} <= set(history.history)
+
+
+def test_resolve_labels_switches_to_onehot_and_training_works():
+    model = models.compile(models.mlp((4,), hidden=(8,), outputs=3))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    ids = rng.integers(0, 3, 64)
+    assert resolve_labels(model, ids) == "sparse"
+    assert model.loss.name == "sparse_categorical_crossentropy"
+    assert resolve_labels(model, keras.utils.to_categorical(ids, 3)) == "onehot"
+    assert model.loss.name == "categorical_crossentropy"
+    model.fit(x, keras.utils.to_categorical(ids, 3), epochs=1, verbose=0)
+    # Explicit labels are left alone, and so are models kerasx did not compile.
+    explicit = models.compile(models.mlp((4,), outputs=3), labels="sparse")
+    assert resolve_labels(explicit, keras.utils.to_categorical(ids, 3)) is None
+    assert resolve_labels(_dense(3, "softmax"), ids) is None
+
+
+def test_fast_defaults():
+    assert choose_steps_per_execution(100_000) == 512
+    assert choose_steps_per_execution(5_000_000) == 64
+    assert choose_steps_per_execution(50_000_000) == 1
+    assert choose_steps_per_execution(100_000, steps_per_epoch=45) == 45
+    mlp = models.compile(models.mlp((64,), hidden=(32,)))
+    assert mlp.steps_per_execution == 512
+    assert choose_jit_compile(models.mlp((64,))) is False
+    assert choose_jit_compile(models.cnn((8, 8), filters=(4,))) is False
+    assert choose_jit_compile(models.rnn((None, 1))) is False
+
+
+def test_compiled_model_round_trips_through_keras_format(tmp_path):
+    model = models.compile(models.mlp((4,), hidden=(8,), outputs=3))
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    model.fit(x, np.arange(32) % 3, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert loaded.loss.name == "sparse_categorical_crossentropy"

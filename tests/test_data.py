@@ -1,0 +1,378 @@
+"""Tests for `kerasx.data.DataGenerator`: order, batches, Keras integration, workers, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from kerasx.data import DataGenerator  # noqa: E402
+from kerasx.errors import DataError  # noqa: E402
+
+
+class Recorder(DataGenerator):
+    """Returns the sample indices as `y`, and records every index it loads (threads only)."""
+
+    def __init__(self, num_samples: int, **kwargs) -> None:
+        super().__init__(num_samples, **kwargs)
+        self.loaded: list[int] = []
+        self.guard = None if kwargs.get("use_multiprocessing") else threading.Lock()
+
+    def load_batch(self, indices):
+        if self.guard is not None:
+            with self.guard:
+                self.loaded.extend(int(i) for i in indices)
+        x = np.stack([np.full(3, i, dtype="float32") for i in indices])
+        return x, indices.astype("float32")[:, None]
+
+
+class Boom(DataGenerator):
+    """Fails on every batch whose first index is >= 8 (module level so processes can pickle it)."""
+
+    def load_batch(self, indices):
+        if indices[0] >= 8:
+            raise ValueError("boom in load_batch")
+        return np.zeros((len(indices), 3), "float32"), np.zeros((len(indices), 1), "float32")
+
+
+def _tiny_regressor(inputs: int = 3):
+    model = keras.Sequential([keras.Input((inputs,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _epoch_batches(generator: DataGenerator) -> list[np.ndarray]:
+    return [generator[i][1][:, 0].astype(int) for i in range(len(generator))]
+
+
+# ---------------------------------------------------------------- order and batches
+
+
+def test_same_seed_gives_same_order_and_each_epoch_a_new_one():
+    a, b = Recorder(50, batch_size=8, seed=7), Recorder(50, batch_size=8, seed=7)
+    assert np.array_equal(np.concatenate(_epoch_batches(a)), np.concatenate(_epoch_batches(b)))
+    first = np.concatenate(_epoch_batches(a))
+    assert not np.array_equal(first, np.arange(50))
+    a.on_epoch_begin()
+    a.on_epoch_end()
+    assert a.epoch == 1
+    assert not np.array_equal(np.concatenate(_epoch_batches(a)), first)
+    assert not np.array_equal(
+        Recorder(50, seed=8).order(), Recorder(50, seed=7).order()
+    )
+
+
+def test_every_sample_exactly_once_per_epoch_with_partial_last_batch():
+    generator = Recorder(50, batch_size=16, seed=1)
+    assert len(generator) == 4
+    for _ in range(3):
+        batches = _epoch_batches(generator)
+        assert [len(b) for b in batches] == [16, 16, 16, 2]
+        assert sorted(np.concatenate(batches).tolist()) == list(range(50))
+        generator.on_epoch_begin()
+        generator.on_epoch_end()
+
+
+def test_drop_remainder_drops_the_partial_batch():
+    generator = Recorder(50, batch_size=16, seed=1, drop_remainder=True)
+    assert len(generator) == 3
+    assert all(len(b) == 16 for b in _epoch_batches(generator))
+    assert "2 dropped per epoch" in repr(generator)
+
+
+def test_unshuffled_generator_is_in_order():
+    generator = Recorder(10, batch_size=4, shuffle=False)
+    assert np.concatenate(_epoch_batches(generator)).tolist() == list(range(10))
+
+
+def test_seed_none_is_drawn_from_numpy_global_rng_and_kept_in_state():
+    np.random.seed(123)
+    first = Recorder(30).get_state()["seed"]
+    np.random.seed(123)
+    assert Recorder(30).get_state()["seed"] == first
+
+
+def test_get_state_set_state_reproduce_an_epochs_order_through_json():
+    original = Recorder(40, batch_size=8)
+    for _ in range(3):
+        original.on_epoch_begin()
+        original.on_epoch_end()
+    state = json.loads(json.dumps(original.get_state()))
+    assert state["epoch"] == 3
+    resumed = Recorder(40, batch_size=8, seed=999)
+    resumed.set_state(state)
+    assert resumed.epoch == 3 and resumed.seed == original.seed
+    assert np.array_equal(resumed.order(), original.order())
+
+
+def test_on_epoch_end_without_begin_does_not_advance():
+    generator = Recorder(10)
+    generator.on_epoch_end()  # what Keras's iterator reset does
+    assert generator.epoch == 0
+
+
+def test_fit_advances_train_and_validation_views_once_per_epoch():
+    parent = Recorder(64, batch_size=8, seed=3)
+    train, val = parent.split(0.25)
+    assert (train.num_samples, val.num_samples) == (48, 16)
+    assert not set(train.subset.tolist()) & set(val.subset.tolist())
+    model = _tiny_regressor()
+    model.fit(train, validation_data=val, epochs=2, shuffle=False, verbose=0)
+    assert (train.epoch, val.epoch, parent.epoch) == (2, 2, 0)
+    model.evaluate(val, verbose=0)
+    assert val.epoch == 3
+
+
+def test_fit_sees_each_training_sample_once_per_epoch_in_the_generators_order():
+    generator = Recorder(40, batch_size=8, seed=5)
+    expected = [generator.order(0).tolist(), generator.order(1).tolist()]
+    generator.loaded.clear()
+    _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+    # Keras loads batches 0 and 1 once up front to read the element spec.
+    loaded = generator.loaded[16:]
+    assert loaded == expected[0] + expected[1]
+
+
+# ---------------------------------------------------------------- constructors and views
+
+
+def test_from_arrays_dicts_into_a_two_input_functional_model():
+    rng = np.random.default_rng(0)
+    x = {"a": rng.random((40, 3), dtype=np.float32), "b": rng.random((40, 2), dtype=np.float32)}
+    y = (x["a"].sum(axis=1, keepdims=True) - x["b"][:, :1]).astype("float32")
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    out = keras.layers.Dense(1)(keras.layers.Concatenate()([a, b]))
+    model = keras.Model({"a": a, "b": b}, out)
+    model.compile(optimizer="sgd", loss="mse")
+    generator = DataGenerator.from_arrays(x, y, batch_size=8, seed=0)
+    history = model.fit(generator, epochs=2, shuffle=False, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.predict(DataGenerator.from_arrays(x, shuffle=False), verbose=0).shape == (40, 1)
+    assert "x['a']: shape (8, 3) dtype float32" in generator.describe()
+
+
+def test_from_arrays_sample_weight_and_transform():
+    x = np.arange(12, dtype="float32")[:, None]
+    generator = DataGenerator.from_arrays(
+        x, x * 2, np.ones(12, "float32"), batch_size=4, shuffle=False,
+        transform=lambda xb, yb: (xb + 100, yb),
+    )
+    xb, yb, wb = generator[1]
+    assert xb[:, 0].tolist() == [104, 105, 106, 107] and yb[:, 0].tolist() == [8, 10, 12, 14]
+    assert wb.tolist() == [1, 1, 1, 1]
+
+
+def test_from_generator_wraps_the_articles_generator_and_recreates_it_each_epoch():
+    calls = []
+
+    def generate_arrays():
+        calls.append(1)
+        for i in range(4):
+            yield np.full((2, 3), i, "float32"), np.full((2, 1), i, "float32")
+
+    generator = DataGenerator.from_generator(generate_arrays, steps=4)
+    assert [int(generator[i][1][0, 0]) for i in range(4)] == [0, 1, 2, 3]
+    before = len(calls)
+    _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+    assert len(calls) >= before + 2
+
+
+def test_to_dataset_has_the_first_batch_spec_and_advances_per_pass():
+    import tensorflow as tf
+
+    generator = Recorder(20, batch_size=8, seed=2)
+    dataset = generator.to_dataset()
+    assert dataset.element_spec[0] == tf.TensorSpec((None, 3), tf.float32)
+    first = np.concatenate([y[:, 0].numpy() for _, y in dataset]).astype(int)
+    assert first.tolist() == generator.order(0).tolist()
+    second = np.concatenate([y[:, 0].numpy() for _, y in dataset]).astype(int)
+    assert second.tolist() == generator.order(1).tolist() and generator.epoch == 2
+
+
+def test_describe_and_repr():
+    generator = Recorder(50, batch_size=16, seed=4)
+    assert repr(generator) == (
+        "<Recorder: 50 samples in 4 batches of 16, last batch 2; shuffle=True, seed=4, epoch=0>"
+    )
+    text = generator.describe()
+    assert "x: shape (16, 3) dtype float32" in text and "y: shape (16, 1) dtype float32" in text
+    assert "workers=1, use_multiprocessing=False" in text
+
+
+# ---------------------------------------------------------------- workers
+
+
+def test_thread_workers_load_every_sample_once_per_epoch():
+    generator = Recorder(96, batch_size=8, seed=9, workers=2)
+    generator.loaded.clear()
+    _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+    loaded = generator.loaded[16:]  # after the two spec batches
+    assert sorted(loaded[:96]) == list(range(96)) and sorted(loaded[96:]) == list(range(96))
+    assert generator.epoch == 2
+
+
+@pytest.mark.slow
+def test_process_workers_pickle_batches_across_processes():
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 3), dtype=np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model = _tiny_regressor()
+    plain = DataGenerator.from_arrays(x, y, batch_size=8, shuffle=False)
+    procs = DataGenerator.from_arrays(
+        x, y, batch_size=8, shuffle=False, workers=2, use_multiprocessing=True
+    )
+    model.fit(procs, epochs=2, shuffle=False, verbose=0)
+    assert procs.epoch == 2
+    assert model.evaluate(procs, verbose=0) == pytest.approx(model.evaluate(plain, verbose=0))
+
+
+@pytest.mark.timeout(60)
+def test_error_in_load_batch_in_worker_threads_surfaces_without_hanging():
+    with pytest.raises(Exception, match=r"Boom\.load_batch failed on batch \d+ .*ValueError: boom"):
+        _tiny_regressor().fit(
+            Boom(64, batch_size=4, shuffle=False, workers=2), epochs=2, shuffle=False, verbose=0
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_error_in_load_batch_in_worker_processes_surfaces_without_hanging():
+    generator = Boom(64, batch_size=4, shuffle=False, workers=2, use_multiprocessing=True)
+    with pytest.raises(Exception, match=r"Boom\.load_batch failed on batch \d+ .*ValueError: boom"):
+        _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "10"])
+def test_bad_num_samples(bad):
+    with pytest.raises(DataError, match=r"`num_samples` must be an integer >= 1\. Received"):
+        Recorder(bad)
+
+
+def test_bad_batch_size():
+    with pytest.raises(DataError, match=r"`batch_size` must be an integer >= 1\. Received: "):
+        Recorder(10, batch_size=0)
+    with pytest.raises(DataError, match=r"batch_size=11, num_samples=10"):
+        Recorder(10, batch_size=11, drop_remainder=True)
+    assert len(Recorder(10, batch_size=11)) == 1
+
+
+class Drifting(DataGenerator):
+    def __init__(self, change: str, **kwargs) -> None:
+        super().__init__(12, batch_size=4, shuffle=False, **kwargs)
+        self.change = change
+
+    def load_batch(self, indices):
+        n = len(indices)
+        x, y = np.zeros((n, 3), "float32"), np.zeros((n, 1), "float32")
+        if indices[0] >= 8:
+            if self.change == "structure":
+                return x
+            if self.change == "shape":
+                x = np.zeros((n, 4), "float32")
+            if self.change == "dtype":
+                y = y.astype("int64")
+            if self.change == "batch":
+                y = y[:-1]
+        return x, y
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("structure", r"Batch 2 of Drifting does not match .* its structure is array"),
+        ("shape", r"Batch 2 .* x has shape \(4, 4\), which differs"),
+        ("dtype", r"Batch 2 .* y has dtype int64, but the first batch's had dtype float32"),
+        ("batch", r"Batch 2 of Drifting: all arrays of a batch must have the same first"),
+    ],
+)
+def test_batch_that_differs_from_the_first_is_named(change, message):
+    generator = Drifting(change)
+    generator[0]
+    with pytest.raises(DataError, match=message):
+        generator[2]
+
+
+def test_batch_that_differs_fails_in_fit_with_the_batch_index():
+    with pytest.raises(Exception, match=r"Batch 2 of Drifting .* x has shape \(4, 4\)"):
+        _tiny_regressor().fit(Drifting("shape"), epochs=1, shuffle=False, verbose=0)
+
+
+def test_from_arrays_lengths_differ():
+    with pytest.raises(DataError, match=r"same number of samples .* x: 10, y: 9"):
+        DataGenerator.from_arrays(np.zeros((10, 2)), np.zeros(9))
+    with pytest.raises(DataError, match=r"x\['b'\]: 5"):
+        DataGenerator.from_arrays({"a": np.zeros((4, 2)), "b": np.zeros((5, 2))})
+
+
+def test_forgotten_super_init_is_detected_with_the_fix():
+    class NoSuper(DataGenerator):
+        def __init__(self, paths):
+            self.paths = paths
+
+    with pytest.raises(DataError, match=r"NoSuper\.__init__ must call `super\(\).__init__"):
+        NoSuper(["a.png"])
+
+
+class Unpicklable(DataGenerator):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(16, batch_size=4, **kwargs)
+        self.handle = threading.Lock()
+
+    def load_batch(self, indices):
+        return np.zeros((len(indices), 3), "float32"), np.zeros((len(indices), 1), "float32")
+
+
+def test_unpicklable_attribute_with_processes_is_named_before_workers_start():
+    with pytest.raises(DataError, match=r"these attributes cannot be pickled: `handle`"):
+        Unpicklable(workers=2, use_multiprocessing=True)
+    generator = Unpicklable(workers=2)
+    generator.use_multiprocessing = True
+    with pytest.raises(DataError, match=r"`handle` \(TypeError"):
+        _tiny_regressor().fit(generator, epochs=1, shuffle=False, verbose=0)
+    assert isinstance(
+        DataGenerator.from_arrays(np.zeros((4, 1)), use_multiprocessing=True), DataGenerator
+    )
+
+
+def test_generator_yielding_fewer_batches_than_steps():
+    def three():
+        for _ in range(3):
+            yield np.zeros((2, 3), "float32"), np.zeros((2, 1), "float32")
+
+    generator = DataGenerator.from_generator(three, steps=5)
+    with pytest.raises(DataError, match=r"yielded only 3 batches, fewer than steps=5, so batch 3"):
+        generator[3]
+
+
+def test_error_inside_load_batch_names_the_batch_and_keeps_the_cause():
+    generator = Boom(16, batch_size=4, shuffle=False)
+    message = r"failed on batch 2 \(epoch 0, indices \[8, 9, 10, 11\]"
+    with pytest.raises(DataError, match=message) as info:
+        generator[2]
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "test_data.py" in str(info.value)
+
+
+def test_bad_state_split_and_index():
+    generator = Recorder(10)
+    with pytest.raises(DataError, match=r"dict with integer keys 'seed' and 'epoch'"):
+        generator.set_state({"seed": 1})
+    with pytest.raises(DataError, match=r"state\['epoch'\] must be a non-negative integer"):
+        generator.set_state({"seed": 1, "epoch": -1})
+    fraction = r"strictly between 0 and 1\. Received: validation_fraction=1\.5"
+    with pytest.raises(DataError, match=fraction):
+        generator.split(1.5)
+    with pytest.raises(DataError, match=r"leaves 10 for training and 0 for validation"):
+        generator.split(0.01)
+    with pytest.raises(IndexError, match=r"has 1 batches\. Received: index=5"):
+        generator[5]
+    wrapped = DataGenerator.from_generator(lambda: iter([]), steps=2)
+    with pytest.raises(DataError, match=r"split\(\) needs random access"):
+        wrapped.split(0.5)

@@ -1,0 +1,216 @@
+"""`kerasx.fit`, `kerasx.History` and `kerasx.seed_everything` (in-process, real TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import kerasx
+from kerasx.errors import ConfigurationError, TrainingError
+
+
+def _data(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    return x, y
+
+
+def _model(hidden: int = 8, *, compile: bool = True) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    if compile:
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+    return model
+
+
+def test_seed_everything_returns_seed_and_makes_numpy_repeatable() -> None:
+    assert kerasx.seed_everything(3) == 3
+    first = np.random.random()
+    kerasx.seed_everything(3)
+    assert np.random.random() == first
+    assert kerasx.training.last_seed() == 3
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_seed_everything_rejects_bad_seeds(seed: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"integer in \[0, 2\*\*32\). Received: seed="):
+        kerasx.seed_everything(seed)  # type: ignore[arg-type]
+
+
+def test_fit_without_run_dir_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    x, y = _data()
+    history = kerasx.fit(_model(), x, y, epochs=2, batch_size=16, progress=False)
+    assert isinstance(history, kerasx.History)
+    assert isinstance(history, keras.callbacks.History)
+    assert history.epoch == [0, 1]
+    assert set(history.history) == {"loss", "accuracy"}
+    assert history.finished and history.trained_epochs == 2 and history.resumed_from_epoch == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_history_best_to_dict_and_save(tmp_path: Path) -> None:
+    history = kerasx.History(
+        {"loss": [0.9, 0.5, 0.7], "val_accuracy": [0.5, 0.8, 0.8], "val_loss": [1.0, 0.6, 0.4]}
+    )
+    assert history.epoch == [0, 1, 2]
+    assert history.best() == (2, 0.4)
+    assert history.best("loss") == (1, 0.5)
+    assert history.best("val_accuracy") == (1, 0.8)  # max, first of equals
+    assert history.to_dict()["loss"] == [0.9, 0.5, 0.7]
+    history.save(tmp_path / "h.json")
+    assert json.loads((tmp_path / "h.json").read_text())["val_loss"] == [1.0, 0.6, 0.4]
+    history.save(tmp_path / "h.csv")
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,val_accuracy,val_loss"
+    assert lines[3].startswith("2,0.7,")
+
+
+def test_history_errors(tmp_path: Path) -> None:
+    history = kerasx.History({"loss": [float("nan")]})
+    with pytest.raises(ConfigurationError, match=r"no metric 'acc'\. Available: \['loss'\]"):
+        history.best("acc")
+    with pytest.raises(ConfigurationError, match="no finite value for 'loss'"):
+        history.best()
+    with pytest.raises(ConfigurationError, match=r"must end in .*json.* or .*csv.*Received: path="):
+        history.save(tmp_path / "h.txt")
+
+
+def test_fit_argument_errors() -> None:
+    x, y = _data()
+    model = _model()
+    with pytest.raises(ConfigurationError, match="`epochs` must be an integer of at least 1"):
+        kerasx.fit(model, x, y, epochs=0)
+    with pytest.raises(ConfigurationError, match='`callbacks` must be "default"'):
+        kerasx.fit(model, x, y, epochs=1, callbacks="none")
+    with pytest.raises(ConfigurationError, match=r"must be a `keras.callbacks.Callback`"):
+        kerasx.fit(model, x, y, epochs=1, callbacks=[print])
+    with pytest.raises(ConfigurationError, match='`progress` must be "auto", True or False'):
+        kerasx.fit(model, x, y, epochs=1, progress="yes")
+    with pytest.raises(ConfigurationError, match="`patience` must be None"):
+        kerasx.fit(model, x, y, epochs=1, patience=-1)
+    with pytest.raises(ConfigurationError, match="needs a compiled model"):
+        kerasx.fit(_model(compile=False), x, y, epochs=1)
+
+
+def test_resume_continues_and_finished_run_returns_history(tmp_path: Path) -> None:
+    x, y = _data()
+    run = tmp_path / "run"
+    first = kerasx.fit(_model(), x, y, epochs=1, validation_split=0.25, run_dir=run, progress=False)
+    assert first.epoch == [0]
+    model = _model()
+    second = kerasx.fit(model, x, y, epochs=2, validation_split=0.25, run_dir=run, progress=False)
+    assert second.resumed_from_epoch == 1 and second.trained_epochs == 1
+    assert second.epoch == [0, 1]
+    assert second.history["val_loss"][0] == first.history["val_loss"][0]
+    assert (run / "checkpoints" / "best.keras").exists()
+    assert (run / "run.json").exists()
+    assert json.loads((run / "history.json").read_text())["loss"] == second.history["loss"]
+
+    weights = [w.copy() for w in model.get_weights()]
+    fresh = _model()
+    third = kerasx.fit(fresh, x, y, epochs=2, validation_split=0.25, run_dir=run, progress=False)
+    assert third.finished and third.trained_epochs == 0 and third.resumed_from_epoch == 2
+    assert third.history == second.history
+    for a, b in zip(fresh.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)  # the finished state was loaded
+    assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+
+
+def test_resume_false_starts_over(tmp_path: Path) -> None:
+    x, y = _data()
+    kerasx.fit(_model(), x, y, epochs=2, run_dir=tmp_path, progress=False)
+    history = kerasx.fit(_model(), x, y, epochs=1, run_dir=tmp_path, resume=False, progress=False)
+    assert history.epoch == [0] and history.resumed_from_epoch == 0
+    states = sorted(p.name for p in (tmp_path / "checkpoints").glob("state-*.npz"))
+    assert states == ["state-epoch-000001.npz"]
+
+
+def test_resume_refuses_a_different_architecture(tmp_path: Path) -> None:
+    x, y = _data()
+    kerasx.fit(_model(8), x, y, epochs=1, run_dir=tmp_path, progress=False)
+    with pytest.raises(ConfigurationError, match=r"different architecture.*Received: run_dir="):
+        kerasx.fit(_model(16), x, y, epochs=2, run_dir=tmp_path, progress=False)
+
+
+def test_resume_needs_a_built_model(tmp_path: Path) -> None:
+    x, y = _data()
+    kerasx.fit(_model(), x, y, epochs=1, run_dir=tmp_path, progress=False)
+    unbuilt = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(2)])
+    unbuilt.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ConfigurationError, match=r"must be built before kerasx.fit can resume"):
+        kerasx.fit(unbuilt, x, y, epochs=2, run_dir=tmp_path, progress=False)
+
+
+def test_nan_loss_raises_training_error_and_keeps_last_good_state(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    kerasx.fit(model, x, y, epochs=1, run_dir=tmp_path, progress=False)
+    bad = x.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(TrainingError, match=r"loss became nan in epoch 2.*last good state"):
+        kerasx.fit(model, bad, y, epochs=3, run_dir=tmp_path, progress=False)
+    states = [p.name for p in (tmp_path / "checkpoints").glob("state-*.npz")]
+    assert states == ["state-epoch-000001.npz"]
+
+
+def test_early_stopping_counters_survive_resume(tmp_path: Path) -> None:
+    x, y = _data()
+    kerasx.fit(_model(), x, y, epochs=2, run_dir=tmp_path, patience=5, progress=False)
+    from kerasx._run_state import list_states, read_state
+
+    meta = read_state(list_states(tmp_path / "checkpoints")[-1][1]).meta
+    assert meta["early_stopping"][0]["best"] is not None
+    callbacks = kerasx.callbacks.defaults(tmp_path, monitor="loss", patience=5, progress=False)
+    stopper = next(c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping))
+    kerasx.fit(_model(), x, y, epochs=3, run_dir=tmp_path, callbacks=callbacks)
+    # restored from the state at on_train_begin, then updated by epoch 3
+    assert stopper.best is not None and stopper.best <= meta["early_stopping"][0]["best"]
+
+
+def test_sigterm_handler_is_restored_after_fit(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    x, y = _data()
+    kerasx.fit(_model(), x, y, epochs=1, run_dir=tmp_path, progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_callbacks_list_with_default_and_empty_list(tmp_path: Path) -> None:
+    x, y = _data()
+    seen: list[int] = []
+    marker = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    kerasx.fit(_model(), x, y, epochs=1, run_dir=tmp_path / "a", callbacks=["default", marker])
+    assert seen == [0]
+    assert (tmp_path / "a" / "history.csv").exists()
+    kerasx.fit(_model(), x, y, epochs=1, run_dir=tmp_path / "b", callbacks=[])
+    assert not (tmp_path / "b" / "checkpoints").exists()
+    assert not (tmp_path / "b" / "history.csv").exists()
+
+
+def test_strategy_must_own_the_model_variables() -> None:
+    import tensorflow as tf
+
+    x, y = _data()
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    message = r"not created under the strategy.*strategy\.scope"
+    with pytest.raises(ConfigurationError, match=message):
+        kerasx.fit(_model(), x, y, epochs=1, strategy=strategy, progress=False)
+    with strategy.scope():
+        model = _model()
+    history = kerasx.fit(model, x, y, epochs=1, strategy=strategy, progress=False)
+    assert history.epoch == [0]
+    with pytest.raises(ConfigurationError, match=r"must be a `tf.distribute.Strategy`"):
+        kerasx.fit(model, x, y, epochs=1, strategy=object(), progress=False)
