@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, format_table, interleaved_medians, ratio_row  # noqa: E402
+from _common import Row, format_table, interleaved_medians, ratio_row
 
 __all__ = ["run"]
 
@@ -31,6 +31,7 @@ def _model(quick: bool):
         ]
     )
     model.compile(optimizer="adam", loss="mse")
+    model.optimizer.build(model.trainable_variables)  # save and load the optimizer state too
     return model
 
 

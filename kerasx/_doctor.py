@@ -648,7 +648,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
         A `DoctorReport`; `report.ok` says whether kerasx is usable here.
     """
     env = _environ(env)
-    checks = [check_python()]  # the order matters below: checks[2] is keras, [3] its backend
+    checks = [check_python()]
     facts: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -662,10 +662,11 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
     facts["keras_backend"] = requested_keras_backend(env)[0]
     tf_keras_module = None
     tf_keras_error = None
+    if tf is not None:
+        facts["tensorflow"] = tf.__version__
     if tf is not None and not (
         legacy_keras_requested(env) and importlib.util.find_spec("tf_keras") is None
     ):
-        facts["tensorflow"] = tf.__version__
         try:
             # Reading an attribute makes TensorFlow's lazy loader resolve tf.keras.
             facts["tf_keras_version"] = str(tf.keras.__version__)
@@ -681,10 +682,14 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
         gpus = _gpu_facts()
         facts["build"] = {key: _jsonable(value) for key, value in build.items()}
         facts["gpus"] = gpus
-        if checks[2].status == OK and checks[3].status == OK:  # keras and keras_backend
+        status = {check.name: check.status for check in checks}
+        if status["keras"] == OK and status["keras_backend"] == OK:
             from kerasx import runtime
 
-            facts["runtime"] = _jsonable(runtime.describe())
+            try:
+                facts["runtime"] = _jsonable(runtime.describe())
+            except Exception as error:  # the checks above already say what is wrong
+                facts["runtime"] = {"error": f"{type(error).__name__}: {error}"}
         checks.append(_check_devices(gpus, build))
         checks.append(_check_cuda_build(build, gpus))
         checks.append(_check_mixed_precision(gpus))

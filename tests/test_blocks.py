@@ -111,3 +111,13 @@ def test_blocks_load_in_a_fresh_process_once_kerasx_blocks_is_imported(tmp_path)
     result = run_python(code, str(path), cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) == _model_with_every_block().count_params()
+
+
+def test_blocks_survive_kerasx_io_save_and_load(tmp_path):
+    from kerasx import io
+
+    model = _model_with_every_block()
+    path = tmp_path / "blocks.keras"
+    io.save(model, path)
+    loaded = io.load(path)  # safe mode: the registered kerasx>ResidualBlock is allowed
+    assert loaded.count_params() == model.count_params()

@@ -10,7 +10,6 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from helpers import run_cli
 
 import kerasx.io
 from kerasx.errors import (
@@ -20,6 +19,8 @@ from kerasx.errors import (
     SerializationError,
 )
 from kerasx.models import load_model, model_from_json, save_model
+
+from helpers import run_cli
 
 
 def test_public_names_are_pinned():
@@ -148,7 +149,7 @@ def test_save_weights_rejects_non_h5(tmp_path, tiny_model):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(MissingFileError, match="does not exist.*Received: path="):
+    with pytest.raises(MissingFileError, match=r"does not exist.*Received: path="):
         kerasx.io.load(tmp_path / "nope.keras")
     with pytest.raises(FileNotFoundError):
         kerasx.io.load_weights(_other_model(), tmp_path / "nope.h5")
@@ -201,7 +202,7 @@ def test_weights_only_file_given_to_load(tmp_path, tiny_model):
     kerasx.io.save_weights(model, tmp_path / "w.weights.h5")
     kerasx.io.save_weights(model, tmp_path / "w.h5")
     for name in ("w.weights.h5", "w.h5"):
-        with pytest.raises(SerializationError, match="weights only|weights-only.*load_weights"):
+        with pytest.raises(SerializationError, match=r"weights only|weights-only.*load_weights"):
             kerasx.io.load(tmp_path / name)
 
 

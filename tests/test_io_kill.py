@@ -16,7 +16,7 @@ import kerasx.io
 WRITER = r"""
 import sys, keras, numpy as np
 import kerasx.io
-path = sys.argv[1]
+paths = sys.argv[1:]
 model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(2048, name="big"),
                           keras.layers.Dense(1, name="marker")])
 version = 0
@@ -26,40 +26,43 @@ while True:
     # every weight of the marker layer holds the version number: a mix of two versions shows
     model.get_layer("marker").set_weights([np.full((2048, 1), version, "float32"),
                                            np.full((1,), version, "float32")])
-    kerasx.io.save(model, path)
+    for path in paths:  # alternate formats, so a kill can land in either writer
+        kerasx.io.save(model, path)
     print(version, flush=True)
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("suffix", [".keras", ".h5"])
-def test_kill_during_save_leaves_a_complete_version(tmp_path, suffix):
-    path = tmp_path / f"model{suffix}"
-    delays = [0.05, 0.13, 0.21, 0.34, 0.55, 0.8]
+def test_kill_during_save_leaves_a_complete_version(tmp_path):
+    paths = [tmp_path / "model.keras", tmp_path / "model.h5"]
+    delays = [0.05, 0.17, 0.31, 0.52, 0.8]
     seen_versions: set[float] = set()
+    model = None
     for delay in delays:
         process = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)],
+            [sys.executable, "-c", WRITER, *map(str, paths)],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        if not path.exists():
-            process.stdout.readline()  # the first complete save
+        if not all(path.exists() for path in paths):
+            process.stdout.readline()  # the first complete save of both files
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         process.stdout.close()
 
-        model = kerasx.io.load(path, compile=False)
-        kernel, bias = model.get_layer("marker").get_weights()
-        version = float(bias[0])
-        assert version >= 1
-        np.testing.assert_array_equal(kernel, np.full_like(kernel, version))
-        seen_versions.add(version)
+        for path in paths:
+            model = kerasx.io.load(path, compile=False)
+            kernel, bias = model.get_layer("marker").get_weights()
+            version = float(bias[0])
+            assert version >= 1
+            np.testing.assert_array_equal(kernel, np.full_like(kernel, version))
+            seen_versions.add(version)
     # a later successful save removes temporaries left by the killed writers
-    kerasx.io.save(model, path)
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    for path in paths:
+        kerasx.io.save(model, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.h5", "model.keras"]
     assert len(seen_versions) >= 2

@@ -47,6 +47,17 @@ def format_logs(logs: dict[str, Any]) -> str:
     return " - ".join(f"{key}: {float(value):.4g}" for key, value in logs.items())
 
 
+def _columns(stream: TextIO) -> int:
+    """The terminal width of `stream`, or 100 when unknown (a new pty reports 0)."""
+    import os
+
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    return columns if columns > 0 else 100
+
+
 class ProgressBar(keras.callbacks.Callback):
     """Show training progress: a tqdm bar, a notebook widget, or one line per epoch.
 
@@ -105,7 +116,7 @@ class ProgressBar(keras.callbacks.Callback):
             unit="step",
             file=self._stream,
             leave=True,
-            dynamic_ncols=True,
+            ncols=_columns(self._stream),
         )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:

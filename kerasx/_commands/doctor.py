@@ -22,7 +22,11 @@ _MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add `--json` to the `doctor` subcommand's parser."""
+    """Add `--json` to the `doctor` subcommand's parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     parser.add_argument(
         "--json",
         action="store_true",
@@ -31,7 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_report(report: Any) -> str:
-    """The doctor report as aligned text: one line per check, its fix indented below it."""
+    """The doctor report as aligned text: one line per check, its fix indented below it.
+
+    Args:
+        report: a `kerasx._doctor.DoctorReport`.
+
+    Returns:
+        The text, without a final newline.
+    """
     width = max(len(check.name) for check in report.checks)
     lines = ["kerasx doctor"]
     for check in report.checks:
@@ -45,7 +56,14 @@ def format_report(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every check, print the report, return 0 when usable and 1 otherwise."""
+    """Run every check and print the report (the failures also to stderr).
+
+    Args:
+        args: the parsed arguments (`json`).
+
+    Returns:
+        0 when kerasx is usable here (warnings allowed), 1 when a check failed.
+    """
     from kerasx._doctor import diagnose
 
     report = diagnose()
@@ -53,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(format_report(report))
-        if not report.ok:
-            print("kerasx doctor: kerasx is not usable here:", file=sys.stderr)
-            for check in report.failures:
-                print(f"  {check.name}: {check.detail}. Fix: {check.fix}", file=sys.stderr)
+    if not report.ok:
+        print("kerasx doctor: kerasx is not usable here:", file=sys.stderr)
+        for check in report.failures:
+            print(f"  {check.name}: {check.detail}. Fix: {check.fix}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -36,7 +36,11 @@ def _positive_seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add `--device`, `--json` and `--timeout` to the `smoke` subcommand's parser."""
+    """Add `--device`, `--json` and `--timeout` to the `smoke` subcommand's parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     parser.add_argument(
         "--device",
         choices=("cpu", "gpu", "all"),
@@ -56,7 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_report(report: Any) -> str:
-    """The smoke report as aligned text, one line per check, and a closing verdict."""
+    """The smoke report as aligned text, one line per check, and a closing verdict.
+
+    Args:
+        report: a `kerasx._smoke.SmokeReport`.
+
+    Returns:
+        The text, without a final newline.
+    """
     lines = [f"kerasx smoke --device {report.requested}"]
     device_width = max([len(check.device) for check in report.checks] + [4])
     name_width = max([len(check.name) for check in report.checks] + [4])
@@ -90,7 +101,17 @@ def _failure_message(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the smoke checks, print the report, and return the exit code."""
+    """Run the smoke checks and print the report (the reason for a failure also to stderr).
+
+    When `--timeout` ran out, the process ends at once with `os._exit`, because the worker
+    thread may be stuck inside TensorFlow.
+
+    Args:
+        args: the parsed arguments (`device`, `json`, `timeout`).
+
+    Returns:
+        0 every check passed; 1 a check failed or time ran out; 3 `--device gpu` and no GPU.
+    """
     from kerasx._smoke import run_smoke
 
     report = run_smoke(args.device, timeout=args.timeout)

@@ -53,5 +53,19 @@ _OWN = {
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))
 
+__all__ = [
+    "convert",
+    "export",
+    "from_json",
+    "inspect",
+    "load",
+    "load_history",
+    "load_weights",
+    "save",
+    "save_history",
+    "save_weights",
+    "to_json",
+]
+
 _facade = Facade(__name__, _OWN)
 __getattr__, __dir__ = module_functions(_facade, globals())

@@ -349,7 +349,7 @@ def _load_h5(
                     model = saving_utils.model_from_config(
                         keras3_legacy_config(model_config), custom_objects=custom_objects
                     )
-                weights = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
+                weights = h5_file.get("model_weights", h5_file)
                 legacy_h5_format.load_weights_from_hdf5_group(weights, model)
                 if compile and training_config is not None:
                     compile_from_training_config(model, training_config, custom_objects)
@@ -557,7 +557,7 @@ def _load_legacy_weights(model: Any, data: bytes, shown: str, skip_mismatch: boo
 
     def run() -> None:
         with open_h5(data, shown) as h5_file:
-            group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
+            group = h5_file.get("model_weights", h5_file)
             legacy_h5_format.load_weights_from_hdf5_group(group, model, skip_mismatch)
 
     _run_weights_loader(run, shown, skip_mismatch, [])

@@ -157,7 +157,7 @@ def _inspect_h5(path: Path, data: bytes, shown: str, allowed: set[str]) -> dict[
             elif "layers" in h5_file:
                 report["layer_count"] = len(h5_file["layers"])
             return report
-        weights_group = h5_file["model_weights"] if "model_weights" in h5_file else None
+        weights_group = h5_file.get("model_weights", None)
         if weights_group is not None:
             report["params"] = _count_arrays(weights_group)
             if report["keras_version"] is None:
@@ -187,21 +187,31 @@ def _count_arrays(group: Any, skip: tuple[str, ...] = ()) -> int:
     return total
 
 
+def _dict_at(node: dict[str, Any], key: str) -> dict[str, Any]:
+    value = node.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list_at(node: dict[str, Any], key: str) -> list[Any]:
+    value = node.get(key)
+    return value if isinstance(value, list) else []
+
+
 def _describe_config(report: dict[str, Any], config: Any, allowed: set[str]) -> None:
     report["unsafe"] = scan_config(config, allowed)
     report["safe"] = not report["unsafe"]
     if not isinstance(config, dict):
         return
     report["model_class"] = config.get("class_name")
-    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    inner = _dict_at(config, "config")
     report["model_name"] = inner.get("name")
-    layers = inner.get("layers") if isinstance(inner.get("layers"), list) else []
+    layers = _list_at(inner, "layers")
     classes: Counter[str] = Counter()
     by_name: dict[str, dict[str, Any]] = {}
     for layer in layers:
         if not isinstance(layer, dict):
             continue
-        layer_config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        layer_config = _dict_at(layer, "config")
         by_name[str(layer_config.get("name", layer.get("name")))] = layer
         if layer.get("class_name") != "InputLayer":
             classes[str(layer.get("class_name"))] += 1
@@ -212,7 +222,7 @@ def _describe_config(report: dict[str, Any], config: Any, allowed: set[str]) -> 
 
 
 def _batch_shape(layer: dict[str, Any]) -> list[Any] | None:
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config = _dict_at(layer, "config")
     for key in ("batch_shape", "batch_input_shape"):
         if isinstance(config.get(key), list):
             return list(config[key])
@@ -266,7 +276,7 @@ def _guess_output(layer: dict[str, Any] | None) -> list[Any] | None:
     """The output shape of common final layers, from their configuration alone."""
     if not isinstance(layer, dict):
         return None
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config = _dict_at(layer, "config")
     class_name = layer.get("class_name")
     if class_name == "Dense" and isinstance(config.get("units"), int):
         build = layer.get("build_config") or {}
