@@ -467,43 +467,40 @@ def compile(
             raise ConfigurationError(f"{problem}, or pass force=True. Received: task={wanted!r}.")
         chosen_tasks[info.name] = wanted
 
-    resolved_labels = "sparse" if labels == "auto" else labels
-    final_losses: dict[str, Any] = {}
-    final_metrics: dict[str, Any] = {}
-    for info in infos:
-        logits = info.activation not in _PROBABILITY
-        this_task = chosen_tasks[info.name]
-        final_losses[info.name] = losses[info.name] or _default_loss(
-            this_task, resolved_labels, logits
+    if not isinstance(optimizer, str) and learning_rate is not None:
+        raise ConfigurationError(
+            "`learning_rate` applies to an optimizer given by name. Received: "
+            f"learning_rate={learning_rate!r} with optimizer={optimizer!r}. Set the "
+            "learning rate on the optimizer instance instead."
         )
-        final_metrics[info.name] = _default_metrics(this_task, resolved_labels, logits)
-
-    if isinstance(optimizer, str):
-        optimizer_obj = keras.optimizers.get(optimizer)
-        if learning_rate is not None:
-            optimizer_obj.learning_rate = learning_rate
-    else:
-        if learning_rate is not None:
-            raise ConfigurationError(
-                "`learning_rate` applies to an optimizer given by name. Received: "
-                f"learning_rate={learning_rate!r} with optimizer={optimizer!r}. Set the "
-                "learning rate on the optimizer instance instead."
-            )
-        optimizer_obj = optimizer
-
     _check_mixed_precision(model, mixed_precision, force)
     if steps_per_execution == "auto":
         steps_per_execution = choose_steps_per_execution(model)
     if jit_compile == "auto":
         jit_compile = choose_jit_compile(model)
 
-    single = len(names) == 1
-    keras_loss: Any = final_losses[names[0]] if single else final_losses
-    if metrics == "auto":
-        keras_metrics: Any = final_metrics[names[0]] if single else final_metrics
-    else:
-        keras_metrics = metrics
+    # Optimizers and metrics create variables: make them under the model's strategy.
     with model.distribute_strategy.scope():
+        resolved_labels = "sparse" if labels == "auto" else labels
+        final_losses: dict[str, Any] = {}
+        final_metrics: dict[str, Any] = {}
+        for info in infos:
+            logits = info.activation not in _PROBABILITY
+            this_task = chosen_tasks[info.name]
+            final_losses[info.name] = losses[info.name] or _default_loss(
+                this_task, resolved_labels, logits
+            )
+            final_metrics[info.name] = _default_metrics(this_task, resolved_labels, logits)
+        optimizer_obj = optimizer
+        if isinstance(optimizer, str):
+            optimizer_obj = keras.optimizers.get(optimizer)
+            if learning_rate is not None:
+                optimizer_obj.learning_rate = learning_rate
+        single = len(names) == 1
+        keras_loss: Any = final_losses[names[0]] if single else final_losses
+        keras_metrics: Any = metrics
+        if metrics == "auto":
+            keras_metrics = final_metrics[names[0]] if single else final_metrics
         model.compile(
             optimizer=optimizer_obj,
             loss=keras_loss,
@@ -519,6 +516,7 @@ def compile(
         "loss": loss,
         "metrics": metrics,
         "labels": labels,
+        "current_labels": "sparse" if labels == "auto" else labels,
         "steps_per_execution": steps_per_execution,
         "jit_compile": jit_compile,
         "mixed_precision": mixed_precision,
@@ -543,7 +541,9 @@ def resolve_labels(model: Any, y: Any) -> str | None:
     Call it before the first `fit` (`kerasx.fit` does). Only models compiled by
     `kerasx.models.compile` with `labels="auto"` and a multiclass output are affected; they
     are recompiled with categorical crossentropy and categorical accuracy when the targets
-    of every multiclass output are one-hot (rows of 0/1 summing to 1 over `units` columns).
+    of every multiclass output are one-hot (rows of 0/1 summing to 1 over `units` columns),
+    and back to the sparse versions when they are not. Recompiling resets the optimizer's
+    place in Keras's compiled state, so call it before training, not between epochs.
 
     Args:
         model: a model compiled by `compile`.
@@ -575,10 +575,11 @@ def resolve_labels(model: Any, y: Any) -> str | None:
         if target is None or not hasattr(target, "shape"):
             return None
         answers.add(_looks_onehot(target, info.units))
-    if answers != {True}:
-        return "sparse"
-    options = dict(settings)
-    options.pop("labels")
-    compile(model, options.pop("task"), labels="onehot", **options)
-    _COMPILED[model]["labels"] = "auto"
-    return "onehot"
+    wanted = "onehot" if answers == {True} else "sparse"
+    if wanted != settings["current_labels"]:
+        options = dict(settings)
+        options.pop("labels")
+        options.pop("current_labels")
+        compile(model, options.pop("task"), labels=wanted, **options)
+        _COMPILED[model]["labels"] = "auto"
+    return wanted

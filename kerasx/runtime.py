@@ -297,7 +297,9 @@ def strategy(spec: Any = "auto") -> Any:
             f"strategy must be one of {list(STRATEGIES)} or a tf.distribute.Strategy. "
             f"Received: strategy={spec!r}."
         )
-    gpus = tf.config.list_logical_devices("GPU")
+    # Physical devices only: listing logical ones would initialise TensorFlow, after which
+    # MultiWorkerMirroredStrategy can no longer configure its collective ops.
+    gpus = tf.config.list_physical_devices("GPU")
     if spec == "auto":
         if _workers_in_tf_config() > 1:
             spec = "multiworker"
@@ -305,15 +307,14 @@ def strategy(spec: Any = "auto") -> Any:
             spec = "mirrored"
         else:
             spec = "one"
+    if spec == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if spec == "one":
-        device = gpus[0].name if gpus else tf.config.list_logical_devices("CPU")[0].name
-        return tf.distribute.OneDeviceStrategy(device)
-    if spec == "mirrored":
-        if gpus:
-            return tf.distribute.MirroredStrategy()
-        cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=cpus)
-    return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+    if gpus:
+        return tf.distribute.MirroredStrategy()
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=cpus)
 
 
 def global_batch_size(per_replica: int, strategy: Any = None) -> int:

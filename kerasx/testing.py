@@ -52,6 +52,7 @@ def gpu_available() -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add `--kerasx-require-gpu` to pytest's options."""
     group = parser.getgroup("kerasx")
     group.addoption(
         REQUIRE_GPU_OPTION,
@@ -62,12 +63,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the `gpu` marker."""
     config.addinivalue_line(
         "markers", "gpu: needs a GPU; skipped without one (fails under --kerasx-require-gpu)"
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `gpu` tests without a GPU, or mark them to fail under `--kerasx-require-gpu`."""
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items or gpu_available():
         return
@@ -88,6 +91,7 @@ _missing_gpu_key = pytest.StashKey[str]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a `gpu` test at set-up when a GPU was required but none is visible."""
     reason = item.config.stash.get(_missing_gpu_key, None)
     if reason is not None and item.get_closest_marker("gpu") is not None:
         pytest.fail(reason, pytrace=False)

@@ -157,6 +157,8 @@ def test_resolve_labels_switches_to_onehot_and_training_works():
     assert resolve_labels(model, keras.utils.to_categorical(ids, 3)) == "onehot"
     assert model.loss.name == "categorical_crossentropy"
     model.fit(x, keras.utils.to_categorical(ids, 3), epochs=1, verbose=0)
+    assert resolve_labels(model, ids) == "sparse"  # and back, if the targets change
+    assert model.loss.name == "sparse_categorical_crossentropy"
     # Explicit labels are left alone, and so are models kerasx did not compile.
     explicit = models.compile(models.mlp((4,), outputs=3), labels="sparse")
     assert resolve_labels(explicit, keras.utils.to_categorical(ids, 3)) is None

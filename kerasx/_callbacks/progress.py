@@ -58,6 +58,17 @@ def _columns(stream: TextIO) -> int:
     return columns if columns > 0 else 100
 
 
+def _rows(stream: TextIO) -> int:
+    """The terminal height of `stream`, or 24 when unknown (tqdm hides bars beyond it)."""
+    import os
+
+    try:
+        rows = os.get_terminal_size(stream.fileno()).lines
+    except (AttributeError, OSError, ValueError):
+        rows = 0
+    return rows if rows > 0 else 24
+
+
 class ProgressBar(keras.callbacks.Callback):
     """Show training progress: a tqdm bar, a notebook widget, or one line per epoch.
 
@@ -117,12 +128,14 @@ class ProgressBar(keras.callbacks.Callback):
             file=self._stream,
             leave=True,
             ncols=_columns(self._stream),
+            nrows=_rows(self._stream),
         )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras passes the index of the last step of the execution, so with
         # `steps_per_execution=k` this advances k steps at a time.
-        self._steps_done = batch + 1
+        steps = self.params.get("steps")
+        self._steps_done = batch + 1 if not steps else min(batch + 1, steps)
         bar = self._bar
         if bar is not None:
             bar.update(self._steps_done - bar.n)

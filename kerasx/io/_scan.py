@@ -115,8 +115,9 @@ def _walk(
                 continue
             _walk(child, layer, allowed, findings, key=str(child_key))
     elif isinstance(node, list | tuple):
+        # Strings inside lists are data (an inline vocabulary), not a path to open.
         for child in node:
-            _walk(child, layer, allowed, findings, key=key)
+            _walk(child, layer, allowed, findings, key=None)
     elif isinstance(node, str) and key is not None:
         _check_string(node, layer, key, findings)
 
