@@ -38,6 +38,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_runtest_setup",
     "tiny_model",
 ]
 
@@ -98,10 +99,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def make_tiny_model(seed: int = 0) -> tuple[Any, tuple[Any, Any]]:
-    """A compiled 4-input, 3-class classifier and 64 samples of separable data for it."""
+    """A compiled 4-input, 3-class classifier and 64 samples of separable data for it.
+
+    Args:
+        seed: seeds the data and the initial weights. Defaults to `0`.
+
+    Returns:
+        `(model, (x, y))`.
+    """
     import keras
     import numpy as np
 
+    keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0).astype("int32")
@@ -134,5 +143,7 @@ def _kerasx_keras_isolation() -> Iterator[None]:
     keras = sys.modules.get("keras")
     if keras is None:
         return
+    # clear_session resets the dtype policy, so it goes first. Python's garbage collection is
+    # left to Python: a full collection after every test costs more than it saves.
+    keras.backend.clear_session(free_memory=False)
     keras.config.set_dtype_policy(policy if policy is not None else "float32")
-    keras.backend.clear_session()

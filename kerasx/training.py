@@ -529,6 +529,9 @@ def fit(
     ]
     if hasattr(x, "get_state") and hasattr(x, "set_state"):
         run.generator = x
+        # A DataGenerator shuffles its samples itself, from (seed, epoch). Keras's own batch
+        # shuffle would draw from Python's global RNG, which resume cannot replay.
+        fit_kwargs.setdefault("shuffle", False)
     checkpoints = [cb for cb in callback_list if isinstance(cb, Checkpoint)]
     for callback in callback_list:
         if isinstance(callback, Checkpoint | HistoryLogger | LivePlot):

@@ -36,7 +36,7 @@ PUBLIC = {
     ],
     "kerasx.testing": [
         "REQUIRE_GPU_OPTION", "gpu_available", "make_tiny_model", "pytest_addoption",
-        "pytest_collection_modifyitems", "pytest_configure", "tiny_model",
+        "pytest_collection_modifyitems", "pytest_configure", "pytest_runtest_setup", "tiny_model",
     ],
     "kerasx.cli": [
         "COMMANDS", "EXIT_DEVICE_MISSING", "EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main",

@@ -99,12 +99,6 @@ def test_tiny_model_trains_and_keras_state_is_isolated_between_tests(pytester):
     result.assert_outcomes(passed=3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kerasx.testing bug: the autouse fixture calls keras.backend.clear_session() after "
-    "set_dtype_policy(), and clear_session() resets the policy to float32, so a non-default "
-    "policy set before the test is lost; fix: clear the session first, then set the policy",
-)
 def test_a_policy_set_before_the_test_is_what_is_restored(pytester):
     pytester.makepyfile(
         """

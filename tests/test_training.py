@@ -214,3 +214,36 @@ def test_strategy_must_own_the_model_variables() -> None:
     assert history.epoch == [0]
     with pytest.raises(ConfigurationError, match=r"must be a `tf.distribute.Strategy`"):
         kerasx.fit(model, x, y, epochs=1, strategy=object(), progress=False)
+
+
+def test_resume_with_a_data_generator_equals_an_uninterrupted_run(tmp_path):
+    import keras
+    import numpy as np
+
+    import kerasx
+    from kerasx.data import DataGenerator
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(80, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def model():
+        kerasx.seed_everything(5, deterministic=True)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return m
+
+    def generator():
+        return DataGenerator.from_arrays(x, y, batch_size=16, seed=11)
+
+    straight = model()
+    kerasx.fit(straight, generator(), epochs=3, run_dir=tmp_path / "a", progress=False)
+
+    first = model()
+    kerasx.fit(first, generator(), epochs=1, run_dir=tmp_path / "b", progress=False)
+    resumed = model()  # a new process would start like this
+    history = kerasx.fit(resumed, generator(), epochs=3, run_dir=tmp_path / "b", progress=False)
+
+    assert history.resumed_from_epoch == 1 and history.epoch == [0, 1, 2]
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)

@@ -105,6 +105,11 @@ def _loss_or_metric(value: Any, kind: str) -> Any:
         return [_loss_or_metric(item, kind) for item in value]
     if isinstance(value, dict) and "class_name" not in value:
         return {key: _loss_or_metric(item, kind) for key, item in value.items()}
+    inner_config = value.get("config") if isinstance(value, dict) else None
+    if isinstance(inner_config, dict) and isinstance(inner_config.get("fn"), str):
+        # Keras 2's MeanMetricWrapper/LossFunctionWrapper around a named function: Keras 3
+        # would keep `fn` as a string and fail when called; the alias works in `compile`.
+        return inner_config.get("name") or inner_config["fn"]
     if isinstance(value, dict):
         module = keras.losses if kind == "loss" else keras.metrics
         try:
@@ -137,6 +142,12 @@ def compile_from_training_config(
         "weighted_metrics": _loss_or_metric(training_config.get("weighted_metrics"), "metric"),
         "loss_weights": training_config.get("loss_weights"),
     }
+    for key in ("metrics", "weighted_metrics"):
+        # Keras 2 wrote one list per output: `[["mae"]]` for a single-output model.
+        value = arguments[key]
+        if len(model.outputs or []) == 1 and isinstance(value, list) and len(value) == 1:
+            if isinstance(value[0], list):
+                arguments[key] = value[0]
     for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
         if key in training_config:
             arguments[key] = training_config[key]
