@@ -76,7 +76,7 @@ def ratio_row(
     kerasx: float,
     anchor: float,
     *,
-    goal_ratio: float,
+    goal_ratio: float | None,
     higher_is_better: bool = False,
     unit: str = "s",
     anchor_name: str = "",
@@ -85,14 +85,23 @@ def ratio_row(
     """A row whose ratio is kerasx / anchor, checked against `goal_ratio`.
 
     With `higher_is_better=False` (times) the goal is `ratio <= goal_ratio`; with
-    `higher_is_better=True` (speed-ups, throughput) it is `ratio >= goal_ratio`.
+    `higher_is_better=True` (speed-ups, throughput) it is `ratio >= goal_ratio`. A
+    `goal_ratio` of None makes an informational row: shown, never a pass or a failure.
     """
     ratio = kerasx / anchor if anchor else float("inf")
-    if higher_is_better:
+    if goal_ratio is None:
+        ok, goal = True, "reference"
+    elif higher_is_better:
         ok, goal = ratio >= goal_ratio, f">= {goal_ratio:g}x"
     else:
         ok, goal = ratio <= goal_ratio, f"<= {goal_ratio:g}x"
     return Row(benchmark, kerasx, anchor, unit, ratio, goal, ok, anchor_name, note)
+
+
+def _result(row: Row) -> str:
+    if row.goal == "reference":
+        return "info"
+    return "pass" if row.ok else "FAIL"
 
 
 def format_table(rows: list[Row]) -> str:
@@ -105,6 +114,6 @@ def format_table(rows: list[Row]) -> str:
         anchor = f"{r.anchor:.3g} {r.unit}" + (f" ({r.anchor_name})" if r.anchor_name else "")
         lines.append(
             f"| {r.benchmark} | {r.kerasx:.3g} {r.unit} | {anchor} | {r.ratio:.2f}x | {r.goal} "
-            f"| {'pass' if r.ok else 'FAIL'}{' - ' + r.note if r.note else ''} |"
+            f"| {_result(r)}{' - ' + r.note if r.note else ''} |"
         )
     return "\n".join(lines)

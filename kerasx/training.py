@@ -30,6 +30,7 @@ from kerasx._callbacks.checkpoint import Checkpoint, infer_mode
 from kerasx._callbacks.defaults import PROGRESS_VALUES, defaults
 from kerasx._callbacks.history_logger import HistoryLogger, history_csv, history_json
 from kerasx._callbacks.live_plot import LivePlot
+from kerasx._compile import resolve_labels
 from kerasx._run_state import (
     LoadedState,
     RunContext,
@@ -509,6 +510,11 @@ def fit(
             "kerasx.fit needs a compiled model. Received: a model that was not compiled. "
             "Call `model.compile(...)` or `kerasx.models.compile(model)` first."
         )
+    if y is not None:
+        # A model compiled by kerasx.models.compile(labels="auto") learns here whether its
+        # targets are class ids or one-hot rows. It recompiles, so it must come before any
+        # optimizer state is restored.
+        resolve_labels(model, y)
     verbose = fit_kwargs.pop("verbose", None)
     if verbose is not None and progress == "auto" and progress is not True:
         progress = False  # the caller chose Keras's own progress output

@@ -100,12 +100,15 @@ def test_blocks_survive_keras_save_and_load(tmp_path):
     assert type(loaded.layers[1]).__name__ == "ResidualBlock"
 
 
-def test_blocks_load_in_a_fresh_process_once_kerasx_blocks_is_imported(tmp_path):
+def test_blocks_load_safely_in_a_fresh_process_through_kerasx_io(tmp_path):
     path = tmp_path / "blocks.keras"
     _model_with_every_block().save(path)
+    # Nothing imports kerasx._blocks here: kerasx.io.load registers kerasx's own layers itself,
+    # and kerasx.io.inspect (which imports no Keras) does not call them unsafe.
     code = (
-        "import sys, keras, kerasx._blocks\n"
-        "model = keras.saving.load_model(sys.argv[1])\n"
+        "import sys, kerasx.io\n"
+        "assert kerasx.io.inspect(sys.argv[1])['unsafe'] == []\n"
+        "model = kerasx.io.load(sys.argv[1])\n"
         "print(model.count_params())\n"
     )
     result = run_python(code, str(path), cwd=ROOT)

@@ -247,3 +247,23 @@ def test_resume_with_a_data_generator_equals_an_uninterrupted_run(tmp_path):
     assert history.resumed_from_epoch == 1 and history.epoch == [0, 1, 2]
     for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_fit_accepts_one_hot_targets_for_a_model_compiled_with_auto_labels():
+    import numpy as np
+
+    import kerasx
+    from kerasx import models
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    labels = (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0).astype("int64")
+    model = models.mlp((4,), hidden=(8,), outputs=3)
+    models.compile(model)  # labels="auto": sparse until the targets say otherwise
+
+    history = kerasx.fit(model, x, np.eye(3)[labels], epochs=1, progress=False)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.loss in ("categorical_crossentropy",) or "categorical" in str(model.loss)
+    # The same model still takes class ids.
+    history = kerasx.fit(model, x, labels, epochs=1, progress=False)
+    assert np.isfinite(history.history["loss"][0])

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["FORBIDDEN_CLASSES", "SAFE_FUNCTION_MODULES", "scan_config"]
+__all__ = ["FORBIDDEN_CLASSES", "KERASX_REGISTERED_NAMES", "SAFE_FUNCTION_MODULES", "scan_config"]
 
 FORBIDDEN_CLASSES: dict[str, str] = {
     "Lambda": "a Lambda layer runs Python code stored in the file",
@@ -69,6 +69,10 @@ _PATH_PATTERN = re.compile(r"^(/|~|\./|\.\./|[A-Za-z]:[\\/]|\\\\)|://")
 _NOT_PATH_KEYS = frozenset({"name", "class_name", "registered_name", "module"})
 
 
+KERASX_REGISTERED_NAMES = frozenset({"kerasx>ResidualBlock"})
+"""kerasx's own serialisable classes (in `kerasx._blocks`): as trusted as Keras's own."""
+
+
 def scan_config(config: Any, allowed_names: Iterable[str] = ()) -> list[str]:
     """Return every unsafe finding in a model, layer, loss or optimizer configuration.
 
@@ -83,7 +87,8 @@ def scan_config(config: Any, allowed_names: Iterable[str] = ()) -> list[str]:
         One human-readable line per finding, naming the layer it is in. Empty when safe.
     """
     findings: list[str] = []
-    _walk(config, "<model>", frozenset(allowed_names), findings, key=None)
+    allowed = frozenset(allowed_names) | KERASX_REGISTERED_NAMES
+    _walk(config, "<model>", allowed, findings, key=None)
     return findings
 
 
