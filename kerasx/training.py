@@ -28,7 +28,7 @@ import keras
 from kerasx._atomic import atomic_write_text
 from kerasx._callbacks.checkpoint import Checkpoint, infer_mode
 from kerasx._callbacks.defaults import PROGRESS_VALUES, defaults
-from kerasx._callbacks.history_logger import HistoryLogger, history_csv, history_json
+from kerasx._callbacks.history_logger import HistoryLogger
 from kerasx._callbacks.live_plot import LivePlot
 from kerasx._compile import resolve_labels
 from kerasx._run_state import (
@@ -190,7 +190,7 @@ class History(keras.callbacks.History):
         return plot_history(self, **kwargs)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the history atomically: `.json` (`{"loss": [...]}`) or `.csv` (`epoch,loss,...`).
+        """Write the history atomically with `kerasx.io.save_history`: `.json` or `.csv`.
 
         Args:
             path: the target file; its suffix picks the format.
@@ -201,33 +201,9 @@ class History(keras.callbacks.History):
         Raises:
             ConfigurationError: if `path` ends in neither `.json` nor `.csv`.
         """
-        path = Path(path)
-        try:
-            save_history = importlib.import_module("kerasx.io").save_history
-        except (AttributeError, ImportError):  # kerasx.io without `save_history`
-            save_history = None
-        if save_history is not None:
-            save_history(self.to_dict(), path)
-            return path
-        rows = self._rows()
-        if path.suffix == ".json":
-            atomic_write_text(path, history_json(rows))
-        elif path.suffix == ".csv":
-            atomic_write_text(path, history_csv(rows))
-        else:
-            raise ConfigurationError(
-                'A history file must end in ".json" or ".csv". '
-                f"Received: path={str(path)!r}. Use for example 'history.json'."
-            )
-        return path
+        from kerasx.io import save_history
 
-    def _rows(self) -> dict[int, dict[str, float]]:
-        rows: dict[int, dict[str, float]] = {}
-        for index, epoch in enumerate(self.epoch):
-            rows[epoch] = {
-                key: values[index] for key, values in self.history.items() if index < len(values)
-            }
-        return rows
+        return save_history(self, path)
 
 
 class _RunGuard(keras.callbacks.Callback):

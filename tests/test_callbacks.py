@@ -89,7 +89,7 @@ def test_history_logger_appends_each_epoch_once(tmp_path: Path) -> None:
     _fit([HistoryLogger(tmp_path / "log.csv")], epochs=2, initial_epoch=1, model=model)
     assert len(json.loads((tmp_path / "log.json").read_text())["loss"]) == 2
     (tmp_path / "log.json").write_text("[1, 2")
-    with pytest.raises(CorruptFileError, match="not a JSON object of lists"):
+    with pytest.raises(CorruptFileError, match="history file is not valid JSON"):
         _fit([HistoryLogger(tmp_path / "log.csv")], epochs=1, model=model)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 from pathlib import Path
@@ -12,46 +9,23 @@ from typing import Any
 
 import keras
 
-from kerasx._atomic import atomic_write_text
 from kerasx._run_state import RunContext
-from kerasx.errors import ConfigurationError, CorruptFileError
+from kerasx.errors import ConfigurationError
+from kerasx.io._history import load_history, save_history
 
-__all__ = ["HistoryLogger", "history_csv", "history_json"]
-
-
-def history_json(rows: dict[int, dict[str, float]]) -> str:
-    """`{"loss": [...], ...}` for the rows in epoch order (keys missing in a row are null)."""
-    keys = _keys(rows)
-    data: dict[str, list[float | None]] = {key: [] for key in keys}
-    for epoch in sorted(rows):
-        for key in keys:
-            value = rows[epoch].get(key)
-            data[key].append(None if value is None or math.isnan(value) else value)
-    return json.dumps(data, indent=2) + "\n"
+__all__ = ["HistoryLogger"]
 
 
-def history_csv(rows: dict[int, dict[str, float]]) -> str:
-    """CSV with header `epoch,loss,...`, one row per epoch (epochs count from 0)."""
-    keys = _keys(rows)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for epoch in sorted(rows):
-        writer.writerow([epoch, *(_cell(rows[epoch].get(key)) for key in keys)])
-    return buffer.getvalue()
-
-
-def _keys(rows: dict[int, dict[str, float]]) -> list[str]:
+def _columns(rows: dict[int, dict[str, float]]) -> dict[str, list[Any]]:
+    """Rows keyed by epoch -> `{"epoch": [...], "loss": [...], ...}` (missing values NaN)."""
+    epochs = sorted(rows)
     keys: list[str] = []
-    for epoch in sorted(rows):
-        for key in rows[epoch]:
-            if key not in keys:
-                keys.append(key)
-    return keys
-
-
-def _cell(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+    for epoch in epochs:
+        keys.extend(key for key in rows[epoch] if key not in keys)
+    data: dict[str, list[Any]] = {"epoch": epochs}
+    for key in keys:
+        data[key] = [rows[epoch].get(key, math.nan) for epoch in epochs]
+    return data
 
 
 class HistoryLogger(keras.callbacks.Callback):
@@ -64,6 +38,9 @@ class HistoryLogger(keras.callbacks.Callback):
 
     Args:
         path: the `.csv` or `.json` file; the other format goes next to it.
+
+    Both files have the format of `kerasx.io.save_history` (`"epoch"` included), which
+    `kerasx.io.load_history` and `kerasx.viz.plot_history` read.
 
     Raises:
         ConfigurationError: if `path` does not end in `.csv` or `.json`.
@@ -96,26 +73,23 @@ class HistoryLogger(keras.callbacks.Callback):
             return
         self.rows = {e: row for e, row in self.rows.items() if e < epoch}
         self.rows[epoch] = {key: float(value) for key, value in (logs or {}).items()}
-        atomic_write_text(self.csv_path, history_csv(self.rows))
-        atomic_write_text(self.json_path, history_json(self.rows))
+        data = _columns(self.rows)
+        save_history(data, self.csv_path)
+        save_history(data, self.json_path)
 
     def _read_existing(self) -> dict[int, dict[str, float]]:
+        """The rows of an earlier (interrupted) run's JSON log, keyed by epoch."""
         if not self.json_path.exists():
             return {}
-        try:
-            data = json.loads(self.json_path.read_text(encoding="utf-8"))
-            length = max((len(values) for values in data.values()), default=0)
-            rows: dict[int, dict[str, float]] = {}
-            for epoch in range(length):
-                rows[epoch] = {
-                    key: float(values[epoch])
-                    for key, values in data.items()
-                    if epoch < len(values) and values[epoch] is not None
-                }
-        except (ValueError, TypeError, AttributeError) as error:
-            raise CorruptFileError(
-                "The existing history log is not a JSON object of lists. "
-                f"Received: path={str(self.json_path)!r} ({error}). Delete or move it, or log "
-                "to another path."
-            ) from error
+        data = load_history(self.json_path)
+        metrics = {key: values for key, values in data.items() if key != "epoch"}
+        length = max((len(values) for values in metrics.values()), default=0)
+        epochs = [int(e) for e in data.get("epoch", range(length))]
+        rows: dict[int, dict[str, float]] = {}
+        for index, epoch in enumerate(epochs):
+            rows[epoch] = {
+                key: float(values[index])
+                for key, values in metrics.items()
+                if index < len(values) and not math.isnan(values[index])
+            }
         return rows

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from kerasx._commands._shared import add_model_file_arguments, load_model_file
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "draw a saved model's layers and connections to .png, .svg or .pdf (Graphviz optional)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the model file to draw (.keras, .h5, .json)")
+    add_model_file_arguments(parser)
     parser.add_argument(
         "-o", "--output", default="model.png", help="image to write. Defaults to model.png"
     )
@@ -26,18 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expand-nested", action="store_true", help="draw inside nested models")
     parser.add_argument("--show-dtype", action="store_true", help="show output dtypes")
     parser.add_argument("--dpi", type=int, default=96, help="PNG resolution. Defaults to 96")
-    parser.add_argument(
-        "--trusted",
-        action="store_true",
-        help="allow files that can run code when loaded (Lambda layers, custom objects)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from kerasx.io import load
     from kerasx.viz._diagram import plot_model
 
-    model = load(args.file, compile=False, trusted=args.trusted)
+    model = load_model_file(args)
     written = plot_model(
         model,
         args.output,

@@ -5,29 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 
+from kerasx._commands._shared import add_model_file_arguments, load_model_file
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "print the summary of a saved model (.keras, .h5, .json): layers, shapes, parameters"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the model file to summarize")
+    add_model_file_arguments(parser)
     parser.add_argument(
         "--expand-nested", action="store_true", help="list the layers inside nested models"
     )
     parser.add_argument("--json", action="store_true", help="print the rows and totals as JSON")
-    parser.add_argument(
-        "--trusted",
-        action="store_true",
-        help="allow files that can run code when loaded (Lambda layers, custom objects)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from kerasx.io import load
     from kerasx.viz._summary import summary
 
-    model = load(args.file, compile=False, trusted=args.trusted)
+    model = load_model_file(args)
     result = summary(model, expand_nested=args.expand_nested)
     if args.json:
         print(json.dumps({"rows": list(result.table), "totals": result.totals}, indent=2))
