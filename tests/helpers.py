@@ -31,3 +31,11 @@ def run_cli(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedP
         timeout=timeout,
         **kwargs,
     )
+
+
+def slow_tests_selected(request) -> bool:
+    """Whether the session will run any `slow` test of the requesting test module."""
+    return any(
+        item.module is request.module and item.get_closest_marker("slow") is not None
+        for item in request.session.items
+    )

@@ -31,7 +31,7 @@ from kerasx._doctor import (
     requested_keras_backend,
 )
 
-from helpers import run_cli
+from helpers import run_cli, slow_tests_selected
 
 # The slow runs each import TensorFlow in a fresh process; they start together, in the
 # background, while the fast tests of this module run.
@@ -46,12 +46,7 @@ def cli_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Future]]:
     """`kerasx doctor` runs shared by this module's slow tests, started in parallel."""
-    selected = [
-        item
-        for item in request.session.items
-        if item.module is request.module and item.get_closest_marker("slow") is not None
-    ]
-    if not selected:
+    if not slow_tests_selected(request):
         yield {}
         return
     keras_home = str(tmp_path_factory.mktemp("keras_home"))

@@ -19,7 +19,7 @@ from kerasx.cli import EXIT_DEVICE_MISSING
 from kerasx.errors import ConfigurationError
 from kerasx.testing import gpu_available
 
-from helpers import run_cli
+from helpers import run_cli, slow_tests_selected
 
 CPU_CHECKS = ["build", "train", "predict", "save_load"]
 
@@ -34,12 +34,7 @@ RUNS = {
 @pytest.fixture(scope="module", autouse=True)
 def cli_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future]]:
     """`kerasx` runs shared by this module's slow tests, started in parallel when selected."""
-    selected = [
-        item
-        for item in request.session.items
-        if item.module is request.module and item.get_closest_marker("slow") is not None
-    ]
-    if not selected:
+    if not slow_tests_selected(request):
         yield {}
         return
     with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
