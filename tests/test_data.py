@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import threading
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from kerasx.data import DataGenerator  # noqa: E402
-from kerasx.errors import DataError  # noqa: E402
+from kerasx.data import DataGenerator
+from kerasx.errors import DataError
 
 
 class Recorder(DataGenerator):
