@@ -118,6 +118,58 @@ class ArrayGenerator(DataGenerator):
         return (x, y, _take(self.sample_weight, rows))
 
 
+    def tensor_dataset(self) -> Any:
+        """The same batches as `self[i]`, gathered by TensorFlow instead of Python.
+
+        Each pass over the dataset is one epoch, in the order `order()` gives for the
+        generator's `epoch` when the pass starts; nothing here advances `epoch` (the caller
+        does, as `kerasx.fit` does with a callback). Only for generators without `transform`.
+
+        Returns:
+            A `tf.data.Dataset` of `(x,)`, `(x, y)` or `(x, y, sample_weight)` batches.
+
+        Raises:
+            DataError: if the generator has a `transform`.
+        """
+        import tensorflow as tf
+
+        if self.transform is not None:
+            raise DataError(
+                "tensor_dataset() gathers batches in TensorFlow, so it cannot apply a Python "
+                "`transform`. Received: a generator with transform="
+                f"{self.transform!r}. Use the generator itself (or `to_dataset()`)."
+            )
+        parts = [self.x] if self.y is None else [self.x, self.y]
+        if self.sample_weight is not None:
+            parts.append(self.sample_weight)
+        tensors = tf.nest.map_structure(tf.convert_to_tensor, tuple(_as_tuple_lists(parts)))
+        size, drop = self._kx_batch_size, self._kx_drop_remainder
+
+        def epoch_indices(_: Any) -> Any:
+            indices = tf.numpy_function(lambda: self.order(), [], tf.int64, stateful=True)
+            indices.set_shape([self._kx_num_samples])
+            return tf.data.Dataset.from_tensor_slices(indices).batch(size, drop_remainder=drop)
+
+        def gather(indices: Any) -> Any:
+            return tf.nest.map_structure(lambda t: tf.gather(t, indices), tensors)
+
+        dataset = tf.data.Dataset.range(1).flat_map(epoch_indices)
+        # flat_map hides the length; Keras needs it to start a new pass each epoch.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
+        return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+
+def _as_tuple_lists(value: Any) -> Any:
+    """Lists become tuples, as in the batches `__getitem__` returns to Keras."""
+    if isinstance(value, list | tuple):
+        return tuple(_as_tuple_lists(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _as_tuple_lists(item) for key, item in value.items()}
+    return value
+
+
 class GeneratorWrapper(DataGenerator):
     """Batches yielded by a Python generator function (see `DataGenerator.from_generator`)."""
 

@@ -240,6 +240,33 @@ class _RunGuard(keras.callbacks.Callback):
         self.run.stopped_early = any(cb.stopped_epoch > 0 for cb in self.run.early_stopping)
 
 
+class _GeneratorEpochs(keras.callbacks.Callback):
+    """Advance an array `DataGenerator`'s epoch when `fit` feeds it as a `tf.data` pipeline.
+
+    Keras calls a `PyDataset`'s `on_epoch_end` before the callbacks' `on_epoch_end`; this
+    callback goes first in the list, so checkpoints see the same generator state either way.
+    """
+
+    def __init__(self, generator: Any) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.generator.set_state({**self.generator.get_state(), "epoch": self.generator.epoch + 1})
+
+
+def _gathers_in_tensorflow(x: Any) -> bool:
+    """Whether `x` is a `DataGenerator.from_arrays` generator `fit` can feed through tf.data.
+
+    Only plain in-memory arrays without a Python `transform` qualify: TensorFlow then gathers
+    each batch from the permutation `order()` gives, the exact batches `x[i]` would return,
+    without Keras's Python-generator bridge (about 2.5 ms per batch on 2 CPU cores).
+    """
+    from kerasx._data_sources import ArrayGenerator
+
+    return type(x) is ArrayGenerator and x.transform is None
+
+
 def _check_epochs(epochs: Any) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigurationError(
@@ -509,11 +536,16 @@ def fit(
     run.early_stopping = [
         cb for cb in callback_list if isinstance(cb, keras.callbacks.EarlyStopping)
     ]
+    extra_callbacks: list[Any] = []
     if hasattr(x, "get_state") and hasattr(x, "set_state"):
         run.generator = x
         # A DataGenerator shuffles its samples itself, from (seed, epoch). Keras's own batch
         # shuffle would draw from Python's global RNG, which resume cannot replay.
         fit_kwargs.setdefault("shuffle", False)
+        if _gathers_in_tensorflow(x) and "steps_per_epoch" not in fit_kwargs:
+            # Same batches, same order, without a Python call per batch (see _GeneratorEpochs).
+            extra_callbacks.append(_GeneratorEpochs(x))
+            x = x.tensor_dataset()
     checkpoints = [cb for cb in callback_list if isinstance(cb, Checkpoint)]
     for callback in callback_list:
         if isinstance(callback, Checkpoint | HistoryLogger | LivePlot):
@@ -573,6 +605,7 @@ def fit(
         keras.utils.set_random_seed(seed)
 
     ordered = [
+        *extra_callbacks,
         _RunGuard(run),
         *(cb for cb in callback_list if not isinstance(cb, Checkpoint)),
         history,

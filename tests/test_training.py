@@ -267,3 +267,51 @@ def test_fit_accepts_one_hot_targets_for_a_model_compiled_with_auto_labels():
     # The same model still takes class ids.
     history = kerasx.fit(model, x, labels, epochs=1, progress=False)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_array_generator_trains_through_tf_data_with_the_same_batches_as_keras_would():
+    import keras
+    import numpy as np
+
+    import kerasx
+    from kerasx.data import DataGenerator
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(70, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def model():
+        kerasx.seed_everything(2, deterministic=True)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return m
+
+    # Keras's own PyDataset path: one Python __getitem__ per batch.
+    through_python = model()
+    generator = DataGenerator.from_arrays(x, y, batch_size=16, seed=3)
+    through_python.fit(generator, epochs=3, shuffle=False, verbose=0)
+
+    # kerasx.fit gathers the same batches in TensorFlow.
+    through_tf = model()
+    fast = DataGenerator.from_arrays(x, y, batch_size=16, seed=3)
+    kerasx.fit(through_tf, fast, epochs=3, progress=False)
+
+    assert fast.epoch == generator.epoch == 3
+    for a, b in zip(through_python.get_weights(), through_tf.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_generators_with_a_transform_still_go_through_python():
+    import numpy as np
+
+    from kerasx.data import DataGenerator
+    from kerasx.errors import DataError
+    from kerasx.training import _gathers_in_tensorflow
+
+    x = np.zeros((8, 2), "float32")
+    plain = DataGenerator.from_arrays(x, batch_size=4)
+    transformed = DataGenerator.from_arrays(x, batch_size=4, transform=lambda a, b: (a + 1, b))
+    assert _gathers_in_tensorflow(plain)
+    assert not _gathers_in_tensorflow(transformed)
+    with pytest.raises(DataError, match="cannot apply a Python `transform`"):
+        transformed.tensor_dataset()
