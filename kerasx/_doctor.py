@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import platform
 import re
@@ -53,6 +54,8 @@ __all__ = [
     "legacy_keras_requested",
     "requested_keras_backend",
 ]
+
+_log = logging.getLogger(__name__)
 
 OK = "ok"
 WARN = "warn"
@@ -627,11 +630,13 @@ def _check_xla(tf: Any) -> Check:
 
 
 def _op_determinism(tf: Any) -> bool | None:
+    """Whether op determinism is on; None when this TensorFlow has no such query."""
     try:
         from tensorflow.python.framework import config as tf_config
 
         return bool(tf_config.is_op_determinism_enabled())
-    except Exception:
+    except (ImportError, AttributeError) as error:
+        _log.debug("cannot read TensorFlow's op-determinism flag: %s", error)
         return None
 
 

@@ -32,5 +32,4 @@ def test_digits_train_and_test_do_not_share_samples():
     (x_train, _), (x_test, _) = load_digits()
     train_rows = {row.tobytes() for row in x_train.reshape(len(x_train), -1)}
     shared = sum(row.tobytes() in train_rows for row in x_test.reshape(len(x_test), -1))
-    # The original data has a handful of exact duplicate images; the split adds none.
-    assert shared <= 5
+    assert shared == 0

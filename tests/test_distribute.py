@@ -123,18 +123,20 @@ def test_multi_worker_cluster_forms_and_builds_under_the_strategy(two_workers):
         assert lines[0] == {"multiworker": True, "replicas": 2, "compiled": True}
 
 
+KERAS_20585 = "with an unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>)"
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Keras 3 bug keras-team/keras#20585 (tensorflow#72388): model.fit under "
-        "MultiWorkerMirroredStrategy fails in Trainer._maybe_symbolic_build with 'Attempt to "
-        "convert a value (PerReplica...)'. strict: this starts failing when Keras fixes it."
-    ),
-)
 def test_multi_worker_fit_trains_one_synchronised_model(two_workers):
-    for returncode, _, stderr in two_workers:
-        assert returncode == 0, stderr[-3000:]
+    failed = [stderr for returncode, _, stderr in two_workers if returncode != 0]
+    if failed and all(KERAS_20585 in stderr for stderr in failed):
+        # Only this known Keras 3 bug is expected; any other failure fails the test, and once
+        # Keras fixes it the assertions below run.
+        pytest.xfail(
+            "Keras 3 bug keras-team/keras#20585 (tensorflow#72388): model.fit under "
+            "MultiWorkerMirroredStrategy cannot convert a PerReplica value to a Tensor."
+        )
+    assert failed == [], failed[0][-3000:] if failed else ""
     losses = [lines[-1]["loss"] for _, lines, _ in two_workers]
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     assert losses[0][1] < losses[0][0]

@@ -146,7 +146,9 @@ def test_3_5_resume_continues_where_it_stopped(tmp_path):
     assert first.epoch == [0]
 
     # A new process would build the model again; the run directory carries the state.
-    second = kerasx.fit(_article_model(), x, y, epochs=2, run_dir=run_dir, progress=False)
+    resumed = _article_model()
+    second = kerasx.fit(resumed, x, y, epochs=2, run_dir=run_dir, progress=False)
+    assert second.resumed_from_epoch == 1 and second.trained_epochs == 1
     assert second.epoch == [0, 1]
     assert len(second.history["loss"]) == 2
     assert second.history["loss"][0] == pytest.approx(first.history["loss"][0])
