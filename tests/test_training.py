@@ -221,25 +221,40 @@ def test_strategy_must_own_the_model_variables() -> None:
         kerasx.fit(model, x, y, epochs=1, strategy=object(), progress=False)
 
 
-def test_resume_with_a_data_generator_equals_an_uninterrupted_run(tmp_path):
-    import keras
-    import numpy as np
-
-    import kerasx
-    from kerasx.data import DataGenerator
-
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(80, 4)).astype("float32")
+def _generator_case(samples: int):
+    """Separable data and a factory of identically seeded tiny classifiers."""
+    rng = np.random.default_rng(samples)
+    x = rng.normal(size=(samples, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int32")
 
     def model():
         kerasx.seed_everything(5, deterministic=True)
-        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return m
 
+    return x, y, model
+
+
+def _assert_same_weights(first, second):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["from_arrays", "subclass"])
+def test_resume_with_a_data_generator_equals_an_uninterrupted_run(tmp_path, kind):
+    from kerasx.data import DataGenerator
+
+    x, y, model = _generator_case(80)
+
+    class Rows(DataGenerator):  # goes through Keras's PyDataset path, one call per batch
+        def load_batch(self, indices):
+            return x[indices], y[indices]
+
     def generator():
-        return DataGenerator.from_arrays(x, y, batch_size=16, seed=11)
+        if kind == "from_arrays":  # kerasx.fit feeds it through tf.data
+            return DataGenerator.from_arrays(x, y, batch_size=16, seed=11)
+        return Rows(len(x), batch_size=16, seed=11)
 
     straight = model()
     kerasx.fit(straight, generator(), epochs=3, run_dir=tmp_path / "a", progress=False)
@@ -250,14 +265,10 @@ def test_resume_with_a_data_generator_equals_an_uninterrupted_run(tmp_path):
     history = kerasx.fit(resumed, generator(), epochs=3, run_dir=tmp_path / "b", progress=False)
 
     assert history.resumed_from_epoch == 1 and history.epoch == [0, 1, 2]
-    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    _assert_same_weights(straight, resumed)
 
 
 def test_fit_accepts_one_hot_targets_for_a_model_compiled_with_auto_labels():
-    import numpy as np
-
-    import kerasx
     from kerasx import models
 
     rng = np.random.default_rng(0)
@@ -276,21 +287,9 @@ def test_fit_accepts_one_hot_targets_for_a_model_compiled_with_auto_labels():
 
 
 def test_array_generator_trains_through_tf_data_with_the_same_batches_as_keras_would():
-    import keras
-    import numpy as np
-
-    import kerasx
     from kerasx.data import DataGenerator
 
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(70, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype("int32")
-
-    def model():
-        kerasx.seed_everything(2, deterministic=True)
-        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-        return m
+    x, y, model = _generator_case(70)
 
     # Keras's own PyDataset path: one Python __getitem__ per batch.
     through_python = model()
@@ -303,8 +302,7 @@ def test_array_generator_trains_through_tf_data_with_the_same_batches_as_keras_w
     kerasx.fit(through_tf, fast, epochs=3, progress=False)
 
     assert fast.epoch == generator.epoch == 3
-    for a, b in zip(through_python.get_weights(), through_tf.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    _assert_same_weights(through_python, through_tf)
 
 
 def test_generators_with_a_transform_still_go_through_python():
