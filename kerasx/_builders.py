@@ -129,19 +129,12 @@ def _auto_activation(units: int) -> str:
 
 def _output_activations(output_activation: Any, heads: Mapping[str, int]) -> dict[str, Any]:
     """The activation of each head; `"auto"` is softmax for 2+ units, sigmoid for one."""
-    if isinstance(output_activation, Mapping):
-        unknown = sorted(set(output_activation) - set(heads))
-        if unknown:
-            raise ConfigurationError(
-                f"`output_activation` names outputs that do not exist: {unknown}. "
-                f"Outputs are {sorted(heads)}. Received: output_activation={output_activation!r}."
-            )
-        chosen = dict(output_activation)
-    else:
-        chosen = dict.fromkeys(heads, output_activation)
+    from kerasx._compile import per_output
+
+    chosen = per_output(output_activation, list(heads), "output_activation", missing="auto")
     result = {}
     for key, units in heads.items():
-        activation = chosen.get(key, "auto")
+        activation = chosen[key]
         result[key] = _auto_activation(units) if activation == "auto" else activation
     return result
 

@@ -39,6 +39,7 @@ __all__ = [
     "compile",
     "infer_task",
     "output_info",
+    "per_output",
     "resolve_labels",
 ]
 
@@ -262,7 +263,21 @@ def _default_metrics(task: str, labels: str, logits: bool) -> list[Any]:
     return [keras.metrics.MeanAbsoluteError(name="mae")]
 
 
-def _per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> dict[str, Any]:
+def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> dict[str, Any]:
+    """`{output name: value}`: a mapping is checked against `names`, anything else repeated.
+
+    Args:
+        value: one value for every output, or a mapping `{output name: value}`.
+        names: the model's output names.
+        arg: the argument's name, for the error message.
+        missing: the value of outputs a mapping leaves out. Defaults to `None`.
+
+    Returns:
+        One entry per name in `names`.
+
+    Raises:
+        ConfigurationError: if a mapping names an output that is not in `names`.
+    """
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(names))
         if unknown:
@@ -442,8 +457,8 @@ def compile(
         )
     infos = output_info(model)
     names = [info.name for info in infos]
-    tasks = _per_output(task, names, "task", missing="auto")
-    losses = _per_output(loss, names, "loss")
+    tasks = per_output(task, names, "task", missing="auto")
+    losses = per_output(loss, names, "loss")
     chosen_tasks: dict[str, str] = {}
     for info in infos:
         wanted = tasks[info.name]

@@ -112,7 +112,10 @@ def test_cnn_refuses_an_input_too_small_for_the_pooling_stack():
         (lambda: models.mlp((4,), dropout=1.0), r"`dropout` must be a rate in \[0, 1\)"),
         (lambda: models.mlp((4,), hidden=(8, -1)), r"`hidden` must contain positive integers"),
         (lambda: models.mlp((4,), branch=(3,)), r"one input"),
-        (lambda: models.mlp((4,), output_activation={"nope": "relu"}), r"do not exist"),
+        (
+            lambda: models.mlp((4,), output_activation={"nope": "relu"}),
+            r"names outputs the model does not have: \[.nope.\]",
+        ),
         (lambda: models.mlp({}), r"at least one input"),
         (lambda: models.cnn((8,)), r"2 or 3 dimension"),
         (lambda: models.cnn((8, 8), pool_size=(2,)), r"pool_size"),
