@@ -299,6 +299,8 @@ def test_history_from_dict_and_errors(tmp_path):
     assert loaded["acc"] == [0.5, 0.6] and np.isnan(loaded["loss"][1])
     with pytest.raises(ConfigurationError, match=r"\.json.*\.csv"):
         kerasx.io.save_history({"loss": [1.0]}, tmp_path / "h.txt")
+    with pytest.raises(ConfigurationError, match=r"\.json.*\.csv.*Received: path=.*CSVLogger"):
+        kerasx.io.load_history(tmp_path / "h.txt")
     from kerasx.errors import DataError
 
     with pytest.raises(DataError, match="one value per epoch"):

@@ -67,6 +67,16 @@ def _number(value: Any) -> float | int:
     return value
 
 
+def _history_suffix(path: Path, fix: str) -> str:
+    """`.json` or `.csv` (lower case), else a `ConfigurationError` ending with `fix`."""
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise ConfigurationError(
+            f"A history file must end in {_SUFFIXES}. Received: path={str(path)!r}. {fix}"
+        )
+    return suffix
+
+
 def save_history(history: Any, path: str | os.PathLike[str]) -> Path:
     """Write a training history atomically as JSON or CSV (by suffix).
 
@@ -82,12 +92,7 @@ def save_history(history: Any, path: str | os.PathLike[str]) -> Path:
         DataError: `history` is not a history or its values are not numbers.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
-        raise ConfigurationError(
-            f"A history file must end in {_SUFFIXES}. Received: path={str(path)!r}. "
-            "Use `history.json` or `history.csv`."
-        )
+    suffix = _history_suffix(path, "Use `history.json` or `history.csv`.")
     data = _as_dict(history)
     if suffix == ".json":
         atomic_write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
@@ -133,12 +138,9 @@ def load_history(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
         CorruptFileError: the file is not a history in that format.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
-        raise ConfigurationError(
-            f"A history file must end in {_SUFFIXES}. Received: path={str(path)!r}. "
-            "Pass the file written by `save_history`, `HistoryLogger` or `CSVLogger`."
-        )
+    suffix = _history_suffix(
+        path, "Pass the file written by `save_history`, `HistoryLogger` or `CSVLogger`."
+    )
     text = read_private_copy(path, what="history file").decode("utf-8", errors="replace")
     if suffix == ".json":
         return _history_from_json(text, path)
