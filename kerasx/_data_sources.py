@@ -118,12 +118,16 @@ class ArrayGenerator(DataGenerator):
         return (x, y, _take(self.sample_weight, rows))
 
 
-    def tensor_dataset(self) -> Any:
+    def tensor_dataset(self, *, skip_batches: int = 0) -> Any:
         """The same batches as `self[i]`, gathered by TensorFlow instead of Python.
 
         Each pass over the dataset is one epoch, in the order `order()` gives for the
         generator's `epoch` when the pass starts; nothing here advances `epoch` (the caller
         does, as `kerasx.fit` does with a callback). Only for generators without `transform`.
+
+        Args:
+            skip_batches: leave out the first batches of each pass (`kerasx.fit` uses it to
+                finish an epoch that SIGTERM cut short). Defaults to `0`.
 
         Returns:
             A `tf.data.Dataset` of `(x,)`, `(x, y)` or `(x, y, sample_weight)` batches.
@@ -144,10 +148,12 @@ class ArrayGenerator(DataGenerator):
             parts.append(self.sample_weight)
         tensors = tf.nest.map_structure(tf.convert_to_tensor, tuple(_as_tuple_lists(parts)))
         size, drop = self._kx_batch_size, self._kx_drop_remainder
+        skip_batches = min(max(0, int(skip_batches)), len(self))
+        start = skip_batches * size
 
         def epoch_indices(_: Any) -> Any:
-            indices = tf.numpy_function(lambda: self.order(), [], tf.int64, stateful=True)
-            indices.set_shape([self._kx_num_samples])
+            indices = tf.numpy_function(lambda: self.order()[start:], [], tf.int64, stateful=True)
+            indices.set_shape([max(0, self._kx_num_samples - start)])
             return tf.data.Dataset.from_tensor_slices(indices).batch(size, drop_remainder=drop)
 
         def gather(indices: Any) -> Any:
@@ -155,7 +161,7 @@ class ArrayGenerator(DataGenerator):
 
         dataset = tf.data.Dataset.range(1).flat_map(epoch_indices)
         # flat_map hides the length; Keras needs it to start a new pass each epoch.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(self) - skip_batches))
         return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE
         )

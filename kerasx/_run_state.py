@@ -1,9 +1,12 @@
 """The resume state of a training run: one file per completed epoch, written atomically.
 
-A state file (`state-epoch-000003.npz` after 3 completed epochs) is a NumPy `.npz` zip that holds
+A state file (`state-epoch-000003.npz` after 3 completed epochs;
+`state-epoch-000003-step-000040.npz` when SIGTERM stopped training 40 steps into the fourth
+epoch) is a NumPy `.npz` zip that holds
 everything exact resume needs as one unit: the model's variables (weights, non-trainable
 variables and the dropout seed-generator states), the optimizer's variables (iterations,
-learning rate, moments), early-stopping best weights, and a JSON document (`meta`) with the
+learning rate, moments), early-stopping best weights, for a mid-epoch state the metric
+accumulators of the epoch so far, and a JSON document (`meta`) with the
 epoch count, the history, callback counters, the data generator's state and the architecture
 fingerprint. Because it is a single file replaced with `os.replace`, a kill at any moment leaves
 either the previous state or the new one, never a mix.
@@ -40,16 +43,17 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
-_STATE_NAME = re.compile(r"^state-epoch-(\d{6})\.npz$")
+_STATE_NAME = re.compile(r"^state-epoch-(\d{6})(?:-step-(\d{6}))?\.npz$")
 
 
-def state_path(directory: str | os.PathLike[str], epoch: int) -> Path:
-    """The state file for `epoch` completed epochs in `directory`."""
-    return Path(directory) / f"state-epoch-{epoch:06d}.npz"
+def state_path(directory: str | os.PathLike[str], epoch: int, step: int = 0) -> Path:
+    """The state file for `epoch` completed epochs (and `step` steps of the next) in `directory`."""
+    suffix = f"-step-{step:06d}" if step else ""
+    return Path(directory) / f"state-epoch-{epoch:06d}{suffix}.npz"
 
 
-def list_states(directory: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """`(completed_epochs, path)` of every state file in `directory`, oldest first."""
+def list_states(directory: str | os.PathLike[str]) -> list[tuple[int, int, Path]]:
+    """`(completed_epochs, steps_into_next_epoch, path)` of every state file, oldest first."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
@@ -57,7 +61,7 @@ def list_states(directory: str | os.PathLike[str]) -> list[tuple[int, Path]]:
     for path in directory.iterdir():
         match = _STATE_NAME.match(path.name)
         if match:
-            found.append((int(match.group(1)), path))
+            found.append((int(match.group(1)), int(match.group(2) or 0), path))
     return sorted(found)
 
 
@@ -121,7 +125,7 @@ def read_state(path: str | os.PathLike[str]) -> LoadedState:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
             groups = {
                 name: [data[f"{name}/{index}"] for index in range(count)]
@@ -173,6 +177,12 @@ class RunContext:
         loaded: the state resumed from, or None.
         terminate_requested: set by the SIGTERM handler.
         epoch_partial: whether the epoch ending now was cut short (then nothing records it).
+        mid_epoch: whether the training input can skip the first steps of an epoch, so that
+            SIGTERM may save a mid-epoch state (see `kerasx.fit`).
+        step_offset: steps of the current epoch trained before this call (resuming a
+            mid-epoch state), else 0.
+        saved_mid_epoch: the steps of the mid-epoch state SIGTERM saved, else 0.
+        checkpoints: the `Checkpoint` callbacks that write mid-epoch states.
         stopped_early: whether an `EarlyStopping` ended the run.
         failed: why training failed (a NaN loss), or None.
     """
@@ -186,6 +196,10 @@ class RunContext:
     loaded: LoadedState | None = None
     terminate_requested: bool = False
     epoch_partial: bool = False
+    mid_epoch: bool = False
+    step_offset: int = 0
+    saved_mid_epoch: int = 0
+    checkpoints: list[Any] = field(default_factory=list)
     stopped_early: bool = False
     failed: str | None = None
     fingerprint: str = ""

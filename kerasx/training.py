@@ -208,22 +208,60 @@ class History(keras.callbacks.History):
 
 class _RunGuard(keras.callbacks.Callback):
     """First in the list: decides whether the epoch ending now counts (not cut short by
-    SIGTERM, no NaN loss) before any recording callback sees it. Per epoch only."""
+    SIGTERM, no NaN loss) before any recording callback sees it, and saves the mid-epoch
+    state after SIGTERM.
+
+    Its only batch hook is `on_train_batch_begin`, a flag test per step: Keras dispatches
+    batch-begin hooks in line and keeps its asynchronous batch-end dispatch.
+    """
 
     def __init__(self, run: RunContext) -> None:
         super().__init__()
         self.run = run
         self._begin_iterations = 0
+        self._offset = 0
+        self._stopping = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._offset = self.run.step_offset
         if self.run.terminate_requested:
+            self._stopping = True
             self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._begin_iterations = int(self.model.optimizer.iterations.numpy())
+        loaded = self.run.loaded
+        if self._offset and loaded is not None:
+            # Keras has just reset the metrics; carry on from the steps before the stop.
+            saved = loaded.groups.get("metrics", [])
+            variables = self.model.metrics_variables
+            if [tuple(v.shape) for v in variables] == [tuple(a.shape) for a in saved]:
+                for variable, value in zip(variables, saved):
+                    variable.assign(value)
+            else:
+                _log.warning(
+                    "The metrics of the resumed epoch %d cover only its last %d steps: the "
+                    "saved metric state does not fit this model's metrics.",
+                    epoch + 1,
+                    int(self.params.get("steps") or 0),
+                )
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        run = self.run
+        if not run.terminate_requested or self._stopping:
+            return
+        # The first batch boundary after SIGTERM: `batch` steps of this call's epoch are done.
+        self._stopping = True
+        self.model.stop_training = True
+        steps = self._offset + batch
+        if run.mid_epoch and steps > 0:
+            for checkpoint in run.checkpoints:
+                checkpoint.save_mid_epoch(steps)
+            run.saved_mid_epoch = steps
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         run = self.run
+        self._offset = 0
         run.epoch_partial = False
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
@@ -232,12 +270,42 @@ class _RunGuard(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         if run.terminate_requested:
+            self.model.stop_training = True
             steps = self.params.get("steps")
             done = int(self.model.optimizer.iterations.numpy()) - self._begin_iterations
             run.epoch_partial = steps is None or done < steps
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.run.stopped_early = any(cb.stopped_epoch > 0 for cb in self.run.early_stopping)
+
+
+class _RemainingBatches(keras.utils.PyDataset):
+    """The batches of a `DataGenerator` from `skip` on: the rest of an epoch SIGTERM cut short.
+
+    Keras calls it exactly as it would call the generator, so the generator's epoch advances
+    as usual when the epoch ends.
+    """
+
+    def __init__(self, generator: Any, skip: int) -> None:
+        super().__init__(
+            workers=generator.workers,
+            use_multiprocessing=generator.use_multiprocessing,
+            max_queue_size=generator.max_queue_size,
+        )
+        self.generator = generator
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return len(self.generator) - self.skip
+
+    def __getitem__(self, index: int) -> Any:
+        return self.generator[index + self.skip]
+
+    def on_epoch_begin(self) -> None:
+        self.generator.on_epoch_begin()
+
+    def on_epoch_end(self) -> None:
+        self.generator.on_epoch_end()
 
 
 class _GeneratorEpochs(keras.callbacks.Callback):
@@ -265,6 +333,117 @@ def _gathers_in_tensorflow(x: Any) -> bool:
     from kerasx._data_sources import ArrayGenerator
 
     return type(x) is ArrayGenerator and x.transform is None
+
+
+def _numpy_leaves(value: Any) -> list[Any] | None:
+    """The arrays of `value` (an array, or a flat list/tuple/dict of arrays), else None."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [value]
+    items = list(value.values()) if isinstance(value, dict) else value
+    if isinstance(items, list | tuple) and items and all(
+        isinstance(item, np.ndarray) for item in items
+    ):
+        return list(items)
+    return None
+
+
+def _arrays_as_generator(
+    x: Any,
+    y: Any,
+    batch_size: int | None,
+    validation_data: Any,
+    validation_split: float,
+    seed: int | None,
+    fit_kwargs: dict[str, Any],
+) -> tuple[Any, Any] | None:
+    """In-memory NumPy `x`/`y` as a `DataGenerator.from_arrays`, or None to leave them to Keras.
+
+    With a run directory, `kerasx.fit` feeds plain arrays through its own generator: the data
+    order is then a function of `(seed, epoch)` that the run state records, so SIGTERM can
+    save a state in the middle of an epoch and resume can skip the batches already trained.
+    `validation_split` is applied as Keras applies it: the last fraction of the samples,
+    before any shuffling. Anything unusual (tensors, `class_weight`, `steps_per_epoch`,
+    `shuffle="batch"`) stays with Keras.
+
+    Returns:
+        `(generator, validation_data)`, or None.
+    """
+    import numpy as np
+
+    x_leaves, y_leaves = _numpy_leaves(x), _numpy_leaves(y) if y is not None else []
+    weights = fit_kwargs.get("sample_weight")
+    shuffle = fit_kwargs.get("shuffle", True)
+    if x_leaves is None or y_leaves is None or not isinstance(shuffle, bool):
+        return None
+    if weights is not None and not isinstance(weights, np.ndarray):
+        return None
+    if any(fit_kwargs.get(name) is not None for name in ("class_weight", "steps_per_epoch")):
+        return None
+    leaves = [*x_leaves, *y_leaves, *([weights] if weights is not None else [])]
+    sizes = {leaf.shape[0] if leaf.ndim else -1 for leaf in leaves}
+    if len(sizes) != 1 or min(sizes) < 1:
+        return None  # Keras reports mismatched or empty arrays itself
+    size = sizes.pop()
+    split = float(validation_split or 0.0)
+    if split and validation_data is None:
+        split_at = math.floor(size * (1.0 - split))
+        if y is None or not 0 < split_at < size:
+            return None
+
+        def cut(value: Any, part: slice) -> Any:
+            if isinstance(value, dict):
+                return {key: item[part] for key, item in value.items()}
+            if isinstance(value, list | tuple):
+                return type(value)(item[part] for item in value)
+            return value[part]
+
+        train, held_out = slice(0, split_at), slice(split_at, None)
+        validation: tuple[Any, ...] = (cut(x, held_out), cut(y, held_out))
+        if weights is not None:
+            validation = (*validation, weights[held_out])
+        x, y = cut(x, train), cut(y, train)
+        weights = None if weights is None else weights[train]
+        validation_data = validation
+    from kerasx._data_sources import ArrayGenerator
+
+    generator = ArrayGenerator(
+        x, y, weights, batch_size=batch_size or 32, shuffle=shuffle, seed=seed
+    )
+    fit_kwargs.pop("sample_weight", None)
+    return generator, validation_data
+
+
+def _skips_batches(x: Any, fit_kwargs: dict[str, Any]) -> bool:
+    """Whether `fit` can start `x` part-way into an epoch (to resume a mid-epoch state)."""
+    from kerasx.data import DataGenerator
+
+    if "steps_per_epoch" in fit_kwargs or not isinstance(x, DataGenerator):
+        return False
+    return _gathers_in_tensorflow(x) or bool(getattr(x, "_random_access", False))
+
+
+def _remaining_input(x: Any, skip: int) -> Any:
+    """The batches of `x`'s current epoch from `skip` on (see `_skips_batches`)."""
+    if _gathers_in_tensorflow(x):
+        return x.tensor_dataset(skip_batches=skip)
+    return _RemainingBatches(x, skip)
+
+
+def _build_metrics(model: Any, batch: Any) -> None:
+    """Create the compiled metrics' variables before `fit`, as Keras does under a strategy.
+
+    Without a strategy Keras builds them while tracing the first step, too late to restore
+    the accumulators of an epoch SIGTERM cut short.
+    """
+    build = getattr(model, "_symbolic_build", None)
+    if build is None:  # pragma: no cover - a Keras without it: metrics restart (warned)
+        return
+    try:
+        build(data_batch=batch)
+    except Exception as error:  # pragma: no cover - the same fallback
+        _log.debug("Could not build the metrics before resuming: %s", error)
 
 
 def _check_epochs(epochs: Any) -> None:
@@ -379,7 +558,11 @@ def _finish_restored(model: Any, loaded: LoadedState, run: RunContext) -> None:
 
 @contextmanager
 def _sigterm_stops(model: Any, run: RunContext, enabled: bool) -> Iterator[list[Any]]:
-    """While active, SIGTERM asks Keras to stop at the next batch boundary (no per-step cost)."""
+    """While active, SIGTERM asks Keras to stop at the next batch boundary.
+
+    When the input can resume mid-epoch, `_RunGuard` saves the state at that boundary and
+    stops Keras; otherwise the handler stops Keras at once and the cut-short epoch is dropped.
+    """
     previous: list[Any] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield previous
@@ -387,7 +570,8 @@ def _sigterm_stops(model: Any, run: RunContext, enabled: bool) -> Iterator[list[
 
     def handler(signum: int, frame: Any) -> None:
         run.terminate_requested = True
-        model.stop_training = True
+        if not run.mid_epoch:
+            model.stop_training = True
 
     previous.append(signal.signal(signal.SIGTERM, handler))
     try:
@@ -496,6 +680,12 @@ def fit(
     ```
     """
     _check_epochs(epochs)
+    arguments = dict(
+        x=x, y=y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+        validation_split=validation_split, run_dir=run_dir, resume=resume, callbacks=callbacks,
+        monitor=monitor, patience=patience, progress=progress, seed=seed, strategy=strategy,
+        **fit_kwargs,
+    )
     for name in ("initial_epoch", "callbacks"):
         if name in fit_kwargs:  # pragma: no cover - `callbacks` is a named argument
             raise ConfigurationError(
@@ -537,16 +727,26 @@ def fit(
         cb for cb in callback_list if isinstance(cb, keras.callbacks.EarlyStopping)
     ]
     extra_callbacks: list[Any] = []
+    if folder is not None:
+        converted = _arrays_as_generator(
+            x, y, batch_size, validation_data, validation_split,
+            seed if seed is not None else _SEED, fit_kwargs,
+        )
+        if converted is not None:
+            (x, validation_data), y, batch_size, validation_split = converted, None, None, 0.0
+            fit_kwargs["shuffle"] = False  # the generator shuffles, from (seed, epoch)
     if hasattr(x, "get_state") and hasattr(x, "set_state"):
         run.generator = x
         # A DataGenerator shuffles its samples itself, from (seed, epoch). Keras's own batch
         # shuffle would draw from Python's global RNG, which resume cannot replay.
         fit_kwargs.setdefault("shuffle", False)
+        run.mid_epoch = folder is not None and _skips_batches(x, fit_kwargs)
         if _gathers_in_tensorflow(x) and "steps_per_epoch" not in fit_kwargs:
             # Same batches, same order, without a Python call per batch (see _GeneratorEpochs).
             extra_callbacks.append(_GeneratorEpochs(x))
             x = x.tensor_dataset()
     checkpoints = [cb for cb in callback_list if isinstance(cb, Checkpoint)]
+    run.checkpoints = checkpoints
     for callback in callback_list:
         if isinstance(callback, Checkpoint | HistoryLogger | LivePlot):
             callback.run = run
@@ -554,7 +754,7 @@ def fit(
     loaded: LoadedState | None = None
     if folder is not None and checkpoints:
         if resume:
-            loaded = checkpoints[0].latest_state()
+            loaded = checkpoints[0].latest_state(mid_epoch=run.mid_epoch)
         else:
             for checkpoint in checkpoints:
                 checkpoint.clear_states()
@@ -580,6 +780,7 @@ def fit(
         history.history = {k: [float(v) for v in vals] for k, vals in saved_history.items()}
         history.epoch = [int(e) for e in loaded.meta.get("history_epochs", [])]
         initial_epoch = int(loaded.meta["epoch"])
+        run.step_offset = int(loaded.meta.get("step", 0))
         history.resumed_from_epoch = initial_epoch
         run.loaded = loaded
         if seed is None:
@@ -593,7 +794,10 @@ def fit(
             history.run = None
             _log.info("Run in %s is finished; returning its history.", folder)
             return history
-        _log.info("Resuming the run in %s after epoch %d.", folder, initial_epoch)
+        _log.info(
+            "Resuming the run in %s after epoch %d%s.", folder, initial_epoch,
+            f" and {run.step_offset} steps" if run.step_offset else "",
+        )
     if seed is None:
         seed = _SEED
     run.seed = seed
@@ -611,11 +815,18 @@ def fit(
         history,
         *checkpoints,
     ]
+    train_input, last_epoch = x, epochs
+    if run.step_offset:
+        # Finish the epoch SIGTERM cut short (its first steps are in the state), then go on
+        # from that epoch's end state like any resumed run.
+        train_input = _remaining_input(run.generator, run.step_offset)
+        last_epoch = initial_epoch + 1
+        _build_metrics(model, run.generator[run.step_offset])
     with _sigterm_stops(model, run, enabled=folder is not None) as previous:
         model.fit(
-            x,
+            train_input,
             y,
-            epochs=epochs,
+            epochs=last_epoch,
             batch_size=batch_size,
             validation_data=validation_data,
             validation_split=validation_split,
@@ -637,13 +848,20 @@ def fit(
             "(`clipnorm=` on the optimizer)."
         )
     if run.terminate_requested:
+        where = f" and {run.saved_mid_epoch} steps" if run.saved_mid_epoch else ""
         _log.warning(
-            "SIGTERM: training stopped after epoch %d; resume with the same run_dir.",
+            "SIGTERM: training stopped after epoch %d%s; resume with the same run_dir.",
             len(history.epoch),
+            where,
         )
         handler = previous[0] if previous else signal.SIG_DFL
         if callable(handler):
             handler(signal.SIGTERM, None)
         elif handler != signal.SIG_IGN:
             raise SystemExit(_EXIT_SIGTERM)
+    if run.step_offset and last_epoch < epochs:
+        rest = fit(model, **arguments)  # resumes from the end of the epoch just finished
+        rest.resumed_from_epoch = history.resumed_from_epoch
+        rest.trained_epochs += 1
+        return rest
     return history

@@ -172,7 +172,7 @@ def test_early_stopping_counters_survive_resume(tmp_path: Path) -> None:
     kerasx.fit(_model(), x, y, epochs=2, run_dir=tmp_path, patience=5, progress=False)
     from kerasx._run_state import list_states, read_state
 
-    meta = read_state(list_states(tmp_path / "checkpoints")[-1][1]).meta
+    meta = read_state(list_states(tmp_path / "checkpoints")[-1][-1]).meta
     assert meta["early_stopping"][0]["best"] is not None
     saved = meta["early_stopping"][0]
     callbacks = kerasx.callbacks.defaults(tmp_path, monitor="loss", patience=5, progress=False)

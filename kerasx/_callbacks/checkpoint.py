@@ -24,7 +24,7 @@ from kerasx._run_state import (
     write_state,
 )
 from kerasx._version import __version__
-from kerasx.errors import ConfigurationError
+from kerasx.errors import ConfigurationError, CorruptFileError
 
 __all__ = ["Checkpoint", "infer_mode"]
 
@@ -53,6 +53,8 @@ class Checkpoint(keras.callbacks.Callback):
       learning rate, moments), early-stopping counters and best weights, the history, the
       data generator's position and the architecture fingerprint. It is written as a single
       atomic file, so a kill at any moment leaves either the previous state or the new one.
+    - `state-epoch-NNNNNN-step-SSSSSS.npz`: the same, written by `kerasx.fit` when SIGTERM
+      stops training in the middle of an epoch, plus the epoch's metric accumulators.
 
     `kerasx.fit` resumes from the newest state file. Used on its own with `model.fit`, the
     callback writes the same files; resume them with `kerasx.fit(..., run_dir=...)`.
@@ -116,20 +118,38 @@ class Checkpoint(keras.callbacks.Callback):
         """Path of the best model, `directory / "best.keras"`."""
         return self.directory / "best.keras"
 
-    def latest_state(self) -> LoadedState | None:
-        """The newest state in `directory`, or None when there is none.
+    def latest_state(self, *, mid_epoch: bool = True) -> LoadedState | None:
+        """The newest readable state in `directory`, or None when there is none.
+
+        A state file that cannot be read (a disk error; kerasx's own writes are atomic) is
+        skipped with a warning in favour of the next older one.
+
+        Args:
+            mid_epoch: also consider states SIGTERM wrote in the middle of an epoch.
+                Defaults to `True`.
 
         Raises:
-            CorruptFileError: if the newest state file cannot be read.
+            CorruptFileError: if state files exist but none of them can be read.
         """
-        states = list_states(self.directory)
-        if not states:
-            return None
-        return read_state(states[-1][1])
+        states = [s for s in list_states(self.directory) if mid_epoch or s[1] == 0]
+        first_error: CorruptFileError | None = None
+        for _epoch, _step, path in reversed(states):
+            try:
+                loaded = read_state(path)
+            except CorruptFileError as error:
+                _log.warning("Skipping an unreadable run state: %s", error)
+                first_error = first_error or error
+                continue
+            if first_error is not None:
+                _log.warning("Resuming from the older state %s instead.", path)
+            return loaded
+        if first_error is not None:
+            raise first_error
+        return None
 
     def clear_states(self) -> None:
         """Remove every state file (for a run started over with `resume=False`)."""
-        for _epoch, path in list_states(self.directory):
+        for _epoch, _step, path in list_states(self.directory):
             path.unlink(missing_ok=True)
 
     # -- Keras hooks -------------------------------------------------------------------------
@@ -206,13 +226,23 @@ class Checkpoint(keras.callbacks.Callback):
         with atomic_path(self.best_path) as temporary:
             self.model.save(temporary)
 
-    def _save_state(self, completed: int, *, finished: bool) -> None:
+    def save_mid_epoch(self, steps: int) -> None:
+        """Write the state after `steps` steps of the current epoch (SIGTERM; see `kerasx.fit`).
+
+        Adds the epoch's metric accumulators, so the resumed epoch logs what an uninterrupted
+        one would. Older states are kept until the next epoch ends.
+        """
+        if self.save_last:
+            self._save_state(self._completed, finished=False, step=steps)
+
+    def _save_state(self, completed: int, *, finished: bool, step: int = 0) -> None:
         model = self.model
         run = self.run
         meta: dict[str, Any] = {
             "format": STATE_FORMAT,
             "kerasx_version": __version__,
             "epoch": completed,
+            "step": step,
             "finished": finished,
             "fingerprint": run.fingerprint if run is not None else fingerprint(model),
             "architecture": run.architecture if run is not None else architecture(model),
@@ -242,12 +272,15 @@ class Checkpoint(keras.callbacks.Callback):
                 groups[f"early_stopping_{index}"] = list(weights) if weights is not None else []
         else:
             meta["history"] = {key: list(values) for key, values in self._history.items()}
-        write_state(state_path(self.directory, completed), meta, groups)
-        self._remove_old_states()
+        if step:
+            groups["metrics"] = [v.numpy() for v in model.metrics_variables]
+        write_state(state_path(self.directory, completed, step), meta, groups)
+        if not step:
+            self._remove_old_states()
 
     def _remove_old_states(self) -> None:
         states = list_states(self.directory)
-        for _epoch, path in states[: max(0, len(states) - self.keep)]:
+        for _epoch, _step, path in states[: max(0, len(states) - self.keep)]:
             path.unlink(missing_ok=True)
 
     def _restore_callbacks(self, loaded: LoadedState) -> None:

@@ -338,10 +338,6 @@ def _load_h5(
             restore_optimizer_state,
         )
 
-        written_by = h5_file.attrs.get("keras_version", "") or ""
-        if hasattr(written_by, "decode"):
-            written_by = written_by.decode("utf-8")
-        written_by = str(written_by)
         try:
             with _safe_mode(trusted), warnings.catch_warnings():
                 warnings.filterwarnings(
@@ -355,12 +351,9 @@ def _load_h5(
                 legacy_h5_format.load_weights_from_hdf5_group(weights, model)
                 if compile and training_config is not None:
                     compile_from_training_config(model, training_config, custom_objects)
-                    if written_by.startswith(("1.", "2.")):
-                        # Keras 2 optimizer state does not map onto Keras 3's variables; start
-                        # fresh, but build it so a later `.keras` save round-trips cleanly.
-                        model.optimizer.build(model.trainable_variables)
-                    else:
-                        restore_optimizer_state(model, h5_file)
+                    # Builds the optimizer (so a later `.keras` save round-trips cleanly) and
+                    # copies the saved state, Keras 2 slots by name; a misfit is logged.
+                    restore_optimizer_state(model, h5_file, shown)
         except Exception as error:
             raise _wrap_keras_error(error, shown, "load the model") from error
     return model

@@ -154,29 +154,286 @@ def compile_from_training_config(
     model.compile(**arguments)
 
 
-def restore_optimizer_state(model: Any, h5_file: Any) -> bool:
+_SLOTS_BY_OPTIMIZER: dict[str, dict[str, str]] = {
+    "Adam": {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"},
+    "Adamax": {"m": "_m", "u": "_u", "v": "_u"},
+    "Nadam": {"m": "_momentums", "v": "_velocities"},
+    "RMSprop": {
+        "velocity": "_velocities",
+        "rms": "_velocities",
+        "momentum": "_momentums",
+        "average_gradient": "_average_gradients",
+        "mg": "_average_gradients",
+    },
+    "SGD": {"m": "momentums", "momentum": "momentums"},
+    "Adagrad": {"accumulator": "_accumulators"},
+    "Adadelta": {
+        "accumulated_grad": "_accumulated_grads",
+        "accum_grad": "_accumulated_grads",
+        "accumulated_delta_var": "_accumulated_delta_vars",
+        "accum_var": "_accumulated_delta_vars",
+    },
+    "Ftrl": {"accumulator": "_accumulators", "linear": "_linears"},
+    "Lion": {"m": "_momentums"},
+}
+"""Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot, one list entry per
+trainable variable. Keys cover both Keras 2.11+ names (`m`, `velocity`) and the older
+optimizers' names (`rms`, `accum_grad`). A subclass (`AdamW`) uses its base class's table."""
+
+_EMA_SLOTS = {"average": "_model_variables_moving_average"}
+_ITERATION_NAMES = ("iteration", "iter")
+_DERIVED_NAMES = ("u_product", "momentum_cache")
+"""Nadam's running product of momentum factors: recomputed from the iteration count."""
+
+
+class _StateMismatch(ValueError):
+    """The saved optimizer state does not fit the rebuilt optimizer."""
+
+
+def restore_optimizer_state(model: Any, h5_file: Any, shown: str = "the file") -> bool:
     """Copy the optimizer state of a legacy HDF5 file into `model.optimizer`.
 
+    The optimizer is built first, so a later `.keras` save round-trips even when nothing is
+    restored. Files written by Keras 3 are restored in order. Files written by Keras 2 /
+    tf-keras are restored by name: each saved slot (`Adam/m/dense/kernel:0` from Keras 2.11+,
+    `Adam/dense/kernel/m:0` from older optimizers) goes to the Keras 3 slot of the model
+    variable that the file's weight of that name was loaded into; `iteration`/`iter` goes to
+    `optimizer.iterations`. Saved hyperparameters (`Adam/beta_1:0`) are skipped: the optimizer
+    configuration already carries them. Every value is checked before any is assigned, so the
+    optimizer is either fully restored or left fresh.
+
     Args:
-        model: a compiled model.
+        model: a compiled model whose weights were loaded from `h5_file`.
         h5_file: the open `h5py.File`.
+        shown: how to name the file in log messages. Defaults to `"the file"`.
 
     Returns:
-        True if the state was restored, False if there was none or it did not fit (logged).
+        True if the state was restored, False if there was none or it did not fit (logged as
+        a warning naming what did not fit).
     """
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
     if "optimizer_weights" not in h5_file:
         return False
-    from keras.src.legacy.saving import legacy_h5_format
-
     try:
-        model.optimizer.build(model.trainable_variables)
-        values = legacy_h5_format.load_optimizer_weights_from_hdf5_group(h5_file)
-        model.optimizer.set_weights(values)
-    except (ValueError, TypeError, AttributeError, NotImplementedError) as error:
+        saved = _saved_optimizer_weights(h5_file)
+        if _written_by_keras_2(h5_file):
+            assignments = _keras2_assignments(model, h5_file, saved)
+        else:
+            assignments = _positional_assignments(optimizer, saved)
+    except _StateMismatch as error:
         logger.warning(
-            "The optimizer state in the file does not fit the rebuilt optimizer (%s); "
-            "training resumes with a fresh optimizer.",
+            "The optimizer state in %s does not fit the rebuilt %s optimizer: %s. "
+            "Training resumes with a fresh optimizer.",
+            shown,
+            type(optimizer).__name__,
             error,
         )
         return False
+    for variable, value in assignments:
+        variable.assign(value)
     return True
+
+
+def _saved_optimizer_weights(h5_file: Any) -> list[tuple[str, Any]]:
+    """The `(name, array)` pairs of the file's `optimizer_weights` group, in saved order."""
+    import numpy as np
+    from keras.src.legacy.saving import legacy_h5_format
+
+    group = h5_file["optimizer_weights"]
+    names = legacy_h5_format.load_attributes_from_hdf5_group(group, "weight_names")
+    saved = []
+    for name in names:
+        if name not in group:
+            raise _StateMismatch(f"the saved entry {name!r} is listed but missing")
+        saved.append((str(name), np.asarray(group[name])))
+    return saved
+
+
+def _written_by_keras_2(h5_file: Any) -> bool:
+    written_by = h5_file.attrs.get("keras_version", "") or ""
+    if hasattr(written_by, "decode"):
+        written_by = written_by.decode("utf-8")
+    return str(written_by).startswith(("1.", "2."))
+
+
+def _positional_assignments(optimizer: Any, saved: list[tuple[str, Any]]) -> list[Any]:
+    """Pair a Keras 3 file's optimizer weights with `optimizer.variables` by position."""
+    variables = optimizer.variables
+    if len(saved) != len(variables):
+        raise _StateMismatch(
+            f"the file holds {len(saved)} optimizer variables, the optimizer has "
+            f"{len(variables)}"
+        )
+    assignments = []
+    for (name, value), variable in zip(saved, variables):
+        _check_shape(name, value, variable)
+        assignments.append((variable, value))
+    return assignments
+
+
+def _check_shape(name: str, value: Any, variable: Any) -> None:
+    if tuple(value.shape) != tuple(variable.shape):
+        raise _StateMismatch(
+            f"{name!r} has shape {tuple(value.shape)}, but {variable.path!r} has shape "
+            f"{tuple(variable.shape)}"
+        )
+
+
+def _without_suffix(name: str) -> str:
+    """`"dense/kernel:0"` -> `"dense/kernel"`."""
+    head, colon, tail = name.rpartition(":")
+    return head if colon and tail.isdigit() else name
+
+
+def _model_variables_by_keras2_name(model: Any, h5_file: Any) -> dict[str, Any]:
+    """Keras 2 variable name (`"lstm/lstm_cell/kernel"`) -> the Keras 3 variable it loaded into.
+
+    Pairs layers and weights exactly as `legacy_h5_format.load_weights_from_hdf5_group` does
+    (layers with weights, in order; each layer's trainable then non-trainable weights). A name
+    that occurs twice maps to None: it cannot say which variable a slot belongs to.
+    """
+    from keras.src.legacy.saving import legacy_h5_format
+
+    group = h5_file.get("model_weights", h5_file)
+    layers = [layer for layer in model.layers if layer.weights]
+    saved_layers = []
+    for layer_name in legacy_h5_format.load_attributes_from_hdf5_group(group, "layer_names"):
+        weight_names = legacy_h5_format.load_attributes_from_hdf5_group(
+            group[layer_name], "weight_names"
+        )
+        if weight_names:
+            saved_layers.append(weight_names)
+    by_name: dict[str, Any] = {}
+    for layer, weight_names in zip(layers, saved_layers):
+        variables = layer.trainable_weights + layer.non_trainable_weights
+        for weight_name, variable in zip(weight_names, variables):
+            key = _without_suffix(str(weight_name))
+            by_name[key] = None if key in by_name else variable
+    return by_name
+
+
+def _slot_table(optimizer: Any) -> dict[str, str] | None:
+    """The slot table of the optimizer's class or its nearest Keras base class, or None."""
+    import keras
+
+    for cls in type(optimizer).__mro__:
+        table = _SLOTS_BY_OPTIMIZER.get(cls.__name__)
+        if table is not None and cls is getattr(keras.optimizers, cls.__name__, None):
+            return {**table, **_EMA_SLOTS}
+    return None
+
+
+def _find_slot(
+    parts: list[str], slots: dict[str, str], by_name: dict[str, Any]
+) -> tuple[str, str] | None:
+    """`(slot, variable name)` of a saved name split on "/", or None if it names no slot.
+
+    Keras 2.11+ writes `<optimizer>/<slot>/<variable>`; older Keras 2 wrote
+    `<optimizer>/<variable>/<slot>`.
+    """
+    if len(parts) < 3:
+        return None
+    for slot, variable_name in (
+        (parts[1], "/".join(parts[2:])),
+        (parts[-1], "/".join(parts[1:-1])),
+    ):
+        if slot in slots and variable_name in by_name:
+            return slot, variable_name
+    return None
+
+
+def _keras2_assignments(model: Any, h5_file: Any, saved: list[tuple[str, Any]]) -> list[Any]:
+    """Pair a Keras 2 file's optimizer weights with the Keras 3 optimizer's variables by name.
+
+    Raises:
+        _StateMismatch: an entry has no place, a place gets no value, or shapes differ.
+    """
+    optimizer = model.optimizer
+    slots = _slot_table(optimizer)
+    by_name = _model_variables_by_keras2_name(model, h5_file)
+    assignments: list[Any] = []
+    problems: list[str] = []
+    skipped: list[str] = []
+    iterations = None
+    for name, value in saved:
+        parts = _without_suffix(name).split("/")
+        if parts[-1] in _ITERATION_NAMES and len(parts) <= 2:
+            if value.ndim != 0:
+                problems.append(f"{name!r} has shape {tuple(value.shape)}, not a scalar")
+                continue
+            iterations = int(value)
+            assignments.append((optimizer.iterations, value))
+            continue
+        if parts[-1] in _DERIVED_NAMES or (len(parts) == 2 and value.ndim == 0):
+            skipped.append(name)  # a hyperparameter or Nadam's product: not state to copy
+            continue
+        if slots is None:
+            problems.append(f"kerasx does not know where {type(optimizer).__name__} keeps {name!r}")
+            continue
+        found = _find_slot(parts, slots, by_name)
+        if found is None:
+            problems.append(f"{name!r} names no slot of a model variable")
+            continue
+        slot, variable_name = found
+        target = _slot_variable(optimizer, slots[slot], by_name[variable_name])
+        if target is None:
+            problems.append(f"{name!r} has no place in the optimizer")
+            continue
+        if tuple(value.shape) != tuple(target.shape):
+            problems.append(
+                f"{name!r} has shape {tuple(value.shape)}, but {target.path!r} has shape "
+                f"{tuple(target.shape)}"
+            )
+            continue
+        assignments.append((target, value))
+    u_product = getattr(optimizer, "_u_product", None)
+    if u_product is not None and iterations is not None:
+        assignments.append((u_product, _nadam_u_product(optimizer, iterations)))
+    problems += _unfilled(optimizer, assignments)
+    if problems:
+        shown = "; ".join(problems[:3])
+        if len(problems) > 3:
+            shown += f"; and {len(problems) - 3} more"
+        raise _StateMismatch(shown)
+    if skipped:
+        logger.info("Not restoring optimizer hyperparameters: %s", ", ".join(skipped))
+    return assignments
+
+
+def _slot_variable(optimizer: Any, attribute: str, model_variable: Any) -> Any:
+    """The optimizer's slot variable in list `attribute` for `model_variable`, or None."""
+    if model_variable is None:
+        return None
+    try:
+        index = optimizer._get_variable_index(model_variable)
+    except KeyError:
+        return None  # the variable is not trained by this optimizer
+    slot_list = getattr(optimizer, attribute, None) or []
+    return slot_list[index] if index < len(slot_list) else None
+
+
+def _nadam_u_product(optimizer: Any, iterations: int) -> float:
+    """Keras 3 Nadam's product of momentum factors after `iterations` steps."""
+    product = 1.0
+    for step in range(1, iterations + 1):
+        product *= optimizer.beta_1 * (1.0 - 0.5 * 0.96**step)
+    return product
+
+
+def _unfilled(optimizer: Any, assignments: list[Any]) -> list[str]:
+    """Problems for optimizer variables that get no value or more than one."""
+    counts: dict[int, int] = {}
+    for variable, _value in assignments:
+        counts[id(variable)] = counts.get(id(variable), 0) + 1
+    learning_rate = getattr(optimizer, "_learning_rate", None)
+    problems = []
+    for variable in optimizer.variables:
+        if variable is learning_rate:
+            continue  # comes from the configuration
+        count = counts.get(id(variable), 0)
+        if count == 0:
+            problems.append(f"no saved value for {variable.path!r}")
+        elif count > 1:
+            problems.append(f"{count} saved values for {variable.path!r}")
+    return problems
