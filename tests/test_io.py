@@ -76,6 +76,35 @@ def test_seed_json_plus_weights_any_h5_name(tmp_path, seed_model):
     np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_load_skips_random_initial_values_the_file_replaces(tmp_path, seed_model, monkeypatch,
+                                                            suffix):
+    model, x, _ = seed_model
+    path = kerasx.io.save(model, tmp_path / f"m{suffix}")
+    calls = []
+    original = keras.initializers.GlorotUniform.__call__
+
+    def counting(self, shape, dtype=None):
+        calls.append(tuple(shape))
+        return original(self, shape, dtype)
+
+    monkeypatch.setattr(keras.initializers.GlorotUniform, "__call__", counting)
+    loaded = kerasx.io.load(path)
+    assert calls == []
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    kernel_initializer = loaded.get_config()["layers"][1]["config"]["kernel_initializer"]
+    assert kernel_initializer["class_name"] == "GlorotUniform"
+    if suffix == ".keras":
+        keras.saving.load_model(path)  # Keras's own loader draws both Dense kernels
+        assert calls == [(4, 8), (8, 1)]
+        calls.clear()
+    fresh = keras.layers.Dense(4)
+    fresh.build((None, 3))  # outside `load`, initializers draw as usual
+    assert calls == [(3, 4)]
+    assert np.abs(fresh.get_weights()[0]).min() > 0
+
+
 def test_keras_round_trip_keeps_optimizer_state(tmp_path, seed_model):
     model, x, y = seed_model
     kerasx.io.save(model, tmp_path / "m.keras")

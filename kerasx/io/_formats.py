@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,47 @@ def _safe_mode(trusted: bool) -> Iterator[None]:
 
     with SafeModeScope(not trusted):
         yield
+
+
+_LOADING = threading.local()
+
+
+@contextlib.contextmanager
+def _weights_come_from_the_file() -> Iterator[None]:
+    """While a model is rebuilt to receive a file's weights, skip its random initial values.
+
+    Keras's own loaders build the model with its initializers, then overwrite every variable
+    with the file's values: for 10M parameters the random numbers cost about 0.26 s of a 0.69 s
+    load on 2 CPU cores. Inside this scope, in this thread only, Keras's random initializers
+    give zeros instead. A variable the file does not fill makes Keras's loader raise, so the
+    zeros never reach a model that `load` returns; the layers keep their initializer objects,
+    so `get_config()` and later re-initialisation are unchanged.
+    """
+    _install_zero_initialization()
+    _LOADING.depth = getattr(_LOADING, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _LOADING.depth -= 1
+
+
+def _install_zero_initialization() -> None:
+    from keras.src.backend import Variable
+    from keras.src.initializers import Zeros
+    from keras.src.initializers.random_initializers import RandomInitializer
+
+    original = Variable._initialize_with_initializer
+    if getattr(original, "_kerasx_zero_when_loading", False):
+        return
+    zeros = Zeros()
+
+    def initialize(self: Any, initializer: Any) -> Any:
+        if getattr(_LOADING, "depth", 0) and isinstance(initializer, RandomInitializer):
+            initializer = zeros
+        return original(self, initializer)
+
+    initialize._kerasx_zero_when_loading = True  # type: ignore[attr-defined]
+    Variable._initialize_with_initializer = initialize
 
 
 def _wrap_keras_error(error: Exception, path: str, action: str) -> KerasxError:
@@ -284,7 +326,7 @@ def _load_keras(
     from keras.src.saving import saving_lib
 
     try:
-        with _safe_mode(trusted):
+        with _safe_mode(trusted), _weights_come_from_the_file():
             return saving_lib.load_model(
                 io.BytesIO(data),
                 custom_objects=custom_objects,
@@ -339,7 +381,7 @@ def _load_h5(
         )
 
         try:
-            with _safe_mode(trusted), warnings.catch_warnings():
+            with _safe_mode(trusted), warnings.catch_warnings(), _weights_come_from_the_file():
                 warnings.filterwarnings(
                     "ignore", message="Do not pass an `input_shape`", category=UserWarning
                 )
