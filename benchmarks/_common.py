@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Row", "format_table", "interleaved_medians", "median_seconds", "ratio_row", "timed"]
+__all__ = [
+    "Row",
+    "format_table",
+    "interleaved_medians",
+    "median_seconds",
+    "paired_ratio",
+    "ratio_row",
+    "timed",
+]
 
 
 @dataclass
@@ -71,6 +79,34 @@ def interleaved_medians(
     return statistics.median(ours), statistics.median(theirs)
 
 
+def paired_ratio(
+    kerasx_fn: Callable[[], Any],
+    anchor_fn: Callable[[], Any],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+) -> tuple[float, float, float]:
+    """For small differences on a noisy machine: the median of per-pair ratios.
+
+    Each repeat runs kerasx, anchor, anchor, kerasx (ABBA) and contributes one ratio, the sum of
+    its two kerasx times over the sum of its two anchor times; a slow spell of the machine then
+    hits both sides of the pair, and linear drift cancels. Returns the medians of kerasx's and
+    the anchor's times and the median of the `repeats` pair ratios.
+    """
+    for _ in range(warmup):
+        kerasx_fn()
+        anchor_fn()
+    ours: list[float] = []
+    theirs: list[float] = []
+    ratios: list[float] = []
+    for _ in range(repeats):
+        a1, b1, b2, a2 = timed(kerasx_fn), timed(anchor_fn), timed(anchor_fn), timed(kerasx_fn)
+        ours += [a1, a2]
+        theirs += [b1, b2]
+        ratios.append((a1 + a2) / (b1 + b2))
+    return statistics.median(ours), statistics.median(theirs), statistics.median(ratios)
+
+
 def ratio_row(
     benchmark: str,
     kerasx: float,
@@ -81,14 +117,17 @@ def ratio_row(
     unit: str = "s",
     anchor_name: str = "",
     note: str = "",
+    ratio: float | None = None,
 ) -> Row:
-    """A row whose ratio is kerasx / anchor, checked against `goal_ratio`.
+    """A row whose ratio is kerasx / anchor (or `ratio`, e.g. from `paired_ratio`), checked
+    against `goal_ratio`.
 
     With `higher_is_better=False` (times) the goal is `ratio <= goal_ratio`; with
     `higher_is_better=True` (speed-ups, throughput) it is `ratio >= goal_ratio`. A
     `goal_ratio` of None makes an informational row: shown, never a pass or a failure.
     """
-    ratio = kerasx / anchor if anchor else float("inf")
+    if ratio is None:
+        ratio = kerasx / anchor if anchor else float("inf")
     if goal_ratio is None:
         ok, goal = True, "reference"
     elif higher_is_better:

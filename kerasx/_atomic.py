@@ -13,12 +13,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "fsync_path"]
 
 _PREFIX = ".kerasx-tmp-"
+_RELEASE_IN_BACKGROUND = 8 << 20
+"""Old versions at least this large (bytes) are freed by a background thread."""
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:
@@ -112,12 +116,33 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         if temporary.is_dir() and target.is_dir():
             _replace_directory(temporary, target)
         else:
-            os.replace(temporary, target)
+            _replace_file(temporary, target)
         _fsync_dir(folder)
     except BaseException:
         _remove(temporary)
         raise
     _remove_stale_temporaries(target)
+
+
+def _replace_file(new: Path, target: Path) -> None:
+    """`os.replace(new, target)`; a large old version is freed off the caller's thread.
+
+    Replacing drops the old file's last link, and the kernel frees its pages and blocks inside
+    `os.replace` (about 90 ms for a 120 MB model here). Holding the old file open across the
+    replace moves that work to the moment the descriptor is closed, which a daemon thread does.
+    """
+    old = None
+    with contextlib.suppress(OSError):
+        old = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+        info = os.fstat(old)
+        if not stat.S_ISREG(info.st_mode) or info.st_size < _RELEASE_IN_BACKGROUND:
+            os.close(old)
+            old = None
+    try:
+        os.replace(new, target)
+    finally:
+        if old is not None:
+            threading.Thread(target=os.close, args=(old,), daemon=True).start()
 
 
 def _replace_directory(new: Path, target: Path) -> None:

@@ -86,3 +86,23 @@ def test_killed_writer_leaves_old_file_and_next_write_cleans_up(tmp_path):
     atomic_write_bytes(target, b"C")
     assert [p.name for p in tmp_path.iterdir()] == ["blob.bin"]
     assert target.read_bytes() == b"C"
+
+
+def test_a_large_old_version_is_released_by_a_background_thread(tmp_path):
+    import threading
+
+    target = tmp_path / "big.bin"
+    old = os.urandom(1 << 20) * 9  # above the 8 MiB threshold
+    target.write_bytes(old)
+    reader = open(target, "rb")  # someone still reading the old version
+    fds_before = len(os.listdir("/proc/self/fd"))
+    threads_before = set(threading.enumerate())
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert reader.read() == old  # the old version lives on for its readers
+    reader.close()
+    for thread in set(threading.enumerate()) - threads_before:
+        thread.join(timeout=10)
+    # The descriptor kerasx held on the old version across the replace has been closed.
+    assert len(os.listdir("/proc/self/fd")) == fds_before - 1
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
