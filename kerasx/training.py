@@ -12,6 +12,7 @@ This module imports Keras; `import kerasx` loads it only on first use of `kerasx
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
@@ -446,6 +447,76 @@ def _build_metrics(model: Any, batch: Any) -> None:
         _log.debug("Could not build the metrics before resuming: %s", error)
 
 
+def _is_multi_worker(model: Any) -> bool:
+    """Whether `model` trains under a `MultiWorkerMirroredStrategy` spanning several workers."""
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None:
+        return False
+    from keras.src.backend.tensorflow import trainer
+
+    return bool(trainer._collective_all_reduce_multi_worker(strategy))
+
+
+def _first_batch(x: Any, y: Any, batch_size: int | None) -> Any:
+    """One local, undistributed batch of the training input (for building the model)."""
+    import tensorflow as tf
+
+    if isinstance(x, tf.data.Dataset):
+        return next(iter(x))
+    if hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"):
+        return x[0]  # a PyDataset / DataGenerator
+    size = batch_size or 32
+    first = tf.nest.map_structure(lambda a: a[:size], x)
+    return first if y is None else (first, tf.nest.map_structure(lambda a: a[:size], y))
+
+
+_REDUCE_FIXED = False
+
+
+def _fix_multi_worker_mean() -> None:
+    """Keras 3.15 reduces scalar metrics across workers with `axis=0`, which TensorFlow refuses
+    for rank-0 values; reduce those with `axis=None`. Other cases go to Keras unchanged."""
+    global _REDUCE_FIXED
+    if _REDUCE_FIXED:
+        return
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer
+
+    keras_reduce = trainer.reduce_per_replica
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(
+            strategy
+        ):
+            return tf.nest.map_structure(
+                lambda v: strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0),
+                values,
+            )
+        return keras_reduce(values, strategy, reduction)
+
+    trainer.reduce_per_replica = reduce_per_replica
+    _REDUCE_FIXED = True
+
+
+@contextmanager
+def _multi_worker_fit(model: Any, batch: Any) -> Iterator[None]:
+    """Let `model.fit` run under `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+
+    Keras 3 first all-reduces a distributed input batch only to learn its shapes, which fails
+    for a multi-worker strategy, then reduces scalar metrics along an axis they lack. kerasx
+    builds the model from one local batch instead, skips that reduction for this call, and
+    reduces scalars without an axis.
+    """
+    _fix_multi_worker_mean()
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        del model._maybe_symbolic_build
+
+
 def _check_epochs(epochs: Any) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigurationError(
@@ -822,7 +893,10 @@ def fit(
         train_input = _remaining_input(run.generator, run.step_offset)
         last_epoch = initial_epoch + 1
         _build_metrics(model, run.generator[run.step_offset])
-    with _sigterm_stops(model, run, enabled=folder is not None) as previous:
+    multi_worker: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if _is_multi_worker(model):
+        multi_worker = _multi_worker_fit(model, _first_batch(train_input, y, batch_size))
+    with _sigterm_stops(model, run, enabled=folder is not None) as previous, multi_worker:
         model.fit(
             train_input,
             y,
