@@ -696,9 +696,15 @@ def fit(
     from the last completed epoch. With `seed_everything(seed, deterministic=True)` the final
     weights equal those of an uninterrupted run. A finished run (all `epochs` done, or stopped
     early) returns its history without training; a larger `epochs` trains on from where it
-    ended. SIGTERM stops training at the next batch boundary: the cut-short epoch is dropped so
-    that resume stays exact, the last completed epoch is on disk, and `fit` raises
-    `SystemExit(143)` (or, if another handler was installed, calls it after restoring it).
+    ended. SIGTERM stops training at the next batch boundary and saves the state there
+    (`state-epoch-E-step-S.npz`, with the epoch's metric accumulators); the next call finishes
+    that epoch from the following batch, exactly. This needs an input whose batches kerasx can
+    skip: NumPy arrays (which, with a `run_dir`, `fit` feeds through
+    `DataGenerator.from_arrays`, keeping Keras's `validation_split` rule), `from_arrays`
+    generators and random-access `DataGenerator` subclasses; for other inputs the cut-short
+    epoch is dropped and trained again. `fit` then raises `SystemExit(143)` (or, if another
+    handler was installed, calls it after restoring it). Under a multi-worker
+    `MultiWorkerMirroredStrategy`, `fit` works around keras-team/keras#20585.
 
     Args:
         model: a compiled `keras.Model` (built, when resuming: give it an `Input`).
