@@ -375,3 +375,22 @@ def test_bad_state_split_and_index():
     wrapped = DataGenerator.from_generator(lambda: iter([]), steps=2)
     with pytest.raises(DataError, match=r"split\(\) needs random access"):
         wrapped.split(0.5)
+
+
+def test_tensor_dataset_converts_once_follows_replaced_arrays_and_pickles_without_it():
+    import pickle
+
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20)
+    generator = DataGenerator.from_arrays(x, y, batch_size=8, seed=3)
+    first = [b[0].numpy() for b in generator.tensor_dataset()]
+    np.testing.assert_array_equal(first[0], generator[0][0])  # the same batches as x[i]
+    cached = generator._kx_tensors[1]
+    generator.tensor_dataset()
+    assert generator._kx_tensors[1] is cached  # converted once
+    generator.x = x * 10  # a new array: converted again
+    again = [b[0].numpy() for b in generator.tensor_dataset()]
+    np.testing.assert_array_equal(again[0], first[0] * 10)
+    copy = pickle.loads(pickle.dumps(generator))
+    assert "_kx_tensors" not in copy.__dict__
+    np.testing.assert_array_equal(copy[1][0], generator[1][0])
