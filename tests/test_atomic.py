@@ -94,7 +94,7 @@ def test_a_large_old_version_is_released_by_a_background_thread(tmp_path):
     target = tmp_path / "big.bin"
     old = os.urandom(1 << 20) * 9  # above the 8 MiB threshold
     target.write_bytes(old)
-    reader = open(target, "rb")  # someone still reading the old version
+    reader = open(target, "rb")  # noqa: SIM115 - someone still reading the old version
     fds_before = len(os.listdir("/proc/self/fd"))
     threads_before = set(threading.enumerate())
     atomic_write_bytes(target, b"new")
