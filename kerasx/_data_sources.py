@@ -168,10 +168,21 @@ class ArrayGenerator(DataGenerator):
         skip_batches = min(max(0, int(skip_batches)), len(self))
         start = skip_batches * size
 
+        count = max(0, self._kx_num_samples - start)
+        full = count // size
+        rest = 0 if drop else count - full * size
+
         def epoch_indices(_: Any) -> Any:
+            # One reshape into full batches (plus the short last one) instead of batching
+            # `count` scalar elements one by one in tf.data.
             indices = tf.numpy_function(lambda: self.order()[start:], [], tf.int64, stateful=True)
-            indices.set_shape([max(0, self._kx_num_samples - start)])
-            return tf.data.Dataset.from_tensor_slices(indices).batch(size, drop_remainder=drop)
+            indices.set_shape([count])
+            batches = tf.data.Dataset.from_tensor_slices(
+                tf.reshape(indices[: full * size], [full, size])
+            )
+            if rest:
+                batches = batches.concatenate(tf.data.Dataset.from_tensors(indices[full * size :]))
+            return batches
 
         def gather(indices: Any, data: Any) -> Any:
             return tf.nest.map_structure(lambda t: tf.gather(t, indices), data)
