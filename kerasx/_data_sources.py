@@ -44,7 +44,7 @@ def _as_arrays(value: Any) -> Any:
 def _take(value: Any, rows: Any) -> Any:
     if isinstance(value, dict):
         return {key: _take(item, rows) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_take(item, rows) for item in value]
     return value[rows]
 

@@ -212,8 +212,7 @@ class _RunGuard(keras.callbacks.Callback):
     SIGTERM, no NaN loss) before any recording callback sees it, and saves the mid-epoch
     state after SIGTERM.
 
-    Its only batch hook is `on_train_batch_begin`, a flag test per step: Keras dispatches
-    batch-begin hooks in line and keeps its asynchronous batch-end dispatch.
+    Its only batch hook is `on_train_batch_begin`, a flag test per step.
     """
 
     def __init__(self, run: RunContext) -> None:
@@ -373,6 +372,8 @@ def _arrays_as_generator(
     """
     import numpy as np
 
+    from kerasx._data_sources import ArrayGenerator, _take
+
     x_leaves, y_leaves = _numpy_leaves(x), _numpy_leaves(y) if y is not None else []
     weights = fit_kwargs.get("sample_weight")
     shuffle = fit_kwargs.get("shuffle", True)
@@ -393,22 +394,13 @@ def _arrays_as_generator(
         if y is None or not 0 < split_at < size:
             return None
 
-        def cut(value: Any, part: slice) -> Any:
-            if isinstance(value, dict):
-                return {key: item[part] for key, item in value.items()}
-            if isinstance(value, list | tuple):
-                return type(value)(item[part] for item in value)
-            return value[part]
-
         train, held_out = slice(0, split_at), slice(split_at, None)
-        validation: tuple[Any, ...] = (cut(x, held_out), cut(y, held_out))
+        validation: tuple[Any, ...] = (_take(x, held_out), _take(y, held_out))
         if weights is not None:
             validation = (*validation, weights[held_out])
-        x, y = cut(x, train), cut(y, train)
+        x, y = _take(x, train), _take(y, train)
         weights = None if weights is None else weights[train]
         validation_data = validation
-    from kerasx._data_sources import ArrayGenerator
-
     generator = ArrayGenerator(
         x, y, weights, batch_size=batch_size or 32, shuffle=shuffle, seed=seed
     )
