@@ -85,14 +85,23 @@ def paired_ratio(
     *,
     repeats: int = 5,
     warmup: int = 1,
+    between: Callable[[], Any] | None = None,
 ) -> tuple[float, float, float]:
     """For small differences on a noisy machine: the median of per-pair ratios.
 
     Each repeat runs kerasx, anchor, anchor, kerasx (ABBA) and contributes one ratio, the sum of
     its two kerasx times over the sum of its two anchor times; a slow spell of the machine then
-    hits both sides of the pair, and linear drift cancels. Returns the medians of kerasx's and
-    the anchor's times and the median of the `repeats` pair ratios.
+    hits both sides of the pair, and linear drift cancels. `between`, if given, runs untimed
+    before every timed call (for example `os.sync`, so that one side's deferred disk writes are
+    not paid by the other). Returns the medians of kerasx's and the anchor's times and the
+    median of the `repeats` pair ratios.
     """
+
+    def run(fn: Callable[[], Any]) -> float:
+        if between is not None:
+            between()
+        return timed(fn)
+
     for _ in range(warmup):
         kerasx_fn()
         anchor_fn()
@@ -100,7 +109,7 @@ def paired_ratio(
     theirs: list[float] = []
     ratios: list[float] = []
     for _ in range(repeats):
-        a1, b1, b2, a2 = timed(kerasx_fn), timed(anchor_fn), timed(anchor_fn), timed(kerasx_fn)
+        a1, b1, b2, a2 = run(kerasx_fn), run(anchor_fn), run(anchor_fn), run(kerasx_fn)
         ours += [a1, a2]
         theirs += [b1, b2]
         ratios.append((a1 + a2) / (b1 + b2))

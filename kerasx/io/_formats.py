@@ -30,6 +30,7 @@ from kerasx.errors import (
     SerializationError,
     UnsafeModelError,
 )
+from kerasx.io import _keras_zip
 from kerasx.io._files import (
     is_saved_model_dir,
     model_kind,
@@ -213,7 +214,7 @@ def save(model: Any, path: PathLike) -> Path:
     try:
         with atomic_path(path) as temporary:
             if kind == "keras":
-                model.save(temporary)
+                write_keras(model, temporary)
             else:
                 _save_h5(model, temporary)
     except (ValueError, TypeError, NotImplementedError) as error:
@@ -222,6 +223,15 @@ def save(model: Any, path: PathLike) -> Path:
             "Custom layers need `get_config()` and `@keras.saving.register_keras_serializable()`."
         ) from error
     return path
+
+
+def write_keras(model: Any, path: Path) -> None:
+    """Write a `.keras` archive to `path` (not atomically; callers use `atomic_path`)."""
+    if not _keras_zip.available():  # pragma: no cover - a Keras without the private helpers
+        model.save(path)
+        return
+    with open(path, "wb") as file:
+        _keras_zip.write_archive(model, file)
 
 
 def _save_h5(model: Any, temporary: Path) -> None:
@@ -320,21 +330,34 @@ def _load_keras(
 ) -> Any:
     with open_zip(data, shown) as archive:
         config_text = read_zip_member(archive, "config.json", shown)
-    config = parse_json(config_text, f"config.json of {shown}")
-    if not trusted:
-        _refuse_if_unsafe(scan_config(config, _allowed_names(custom_objects)), shown, trusted)
-    from keras.src.saving import saving_lib
+        config = parse_json(config_text, f"config.json of {shown}")
+        if not trusted:
+            _refuse_if_unsafe(scan_config(config, _allowed_names(custom_objects)), shown, trusted)
+        from keras.src.saving import saving_lib
 
-    try:
-        with _safe_mode(trusted), _weights_come_from_the_file():
-            return saving_lib.load_model(
-                io.BytesIO(data),
-                custom_objects=custom_objects,
-                compile=compile,
-                safe_mode=not trusted,
-            )
-    except Exception as error:
-        raise _wrap_keras_error(error, shown, "load the model") from error
+        try:
+            with _safe_mode(trusted), _weights_come_from_the_file():
+                model = None
+                if _keras_zip.available():
+                    model = _keras_zip.read_archive(
+                        data,
+                        archive,
+                        config_text,
+                        shown=shown,
+                        custom_objects=custom_objects,
+                        compile=compile,
+                        safe_mode=not trusted,
+                    )
+                if model is None:
+                    model = saving_lib.load_model(
+                        io.BytesIO(data),
+                        custom_objects=custom_objects,
+                        compile=compile,
+                        safe_mode=not trusted,
+                    )
+                return model
+        except Exception as error:
+            raise _wrap_keras_error(error, shown, "load the model") from error
 
 
 def _h5_json_attribute(h5_file: Any, name: str, shown: str) -> Any:
