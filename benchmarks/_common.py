@@ -79,22 +79,20 @@ def interleaved_medians(
     return statistics.median(ours), statistics.median(theirs)
 
 
-def paired_ratio(
+def paired_samples(
     kerasx_fn: Callable[[], Any],
     anchor_fn: Callable[[], Any],
     *,
     repeats: int = 5,
     warmup: int = 1,
     between: Callable[[], Any] | None = None,
-) -> tuple[float, float, float]:
-    """For small differences on a noisy machine: the median of per-pair ratios.
+) -> tuple[list[float], list[float], list[float]]:
+    """Run kerasx, anchor, anchor, kerasx (ABBA) `repeats` times, after `warmup` rounds.
 
-    Each repeat runs kerasx, anchor, anchor, kerasx (ABBA) and contributes one ratio, the sum of
-    its two kerasx times over the sum of its two anchor times; a slow spell of the machine then
-    hits both sides of the pair, and linear drift cancels. `between`, if given, runs untimed
-    before every timed call (for example `os.sync`, so that one side's deferred disk writes are
-    not paid by the other). Returns the medians of kerasx's and the anchor's times and the
-    median of the `repeats` pair ratios.
+    `between`, if given, runs untimed before every timed call (for example `os.sync`, so that
+    one side's deferred disk writes are not paid by the other). Returns kerasx's times, the
+    anchor's times and one ratio per repeat: the sum of its two kerasx times over the sum of
+    its two anchor times.
     """
 
     def run(fn: Callable[[], Any]) -> float:
@@ -113,6 +111,26 @@ def paired_ratio(
         ours += [a1, a2]
         theirs += [b1, b2]
         ratios.append((a1 + a2) / (b1 + b2))
+    return ours, theirs, ratios
+
+
+def paired_ratio(
+    kerasx_fn: Callable[[], Any],
+    anchor_fn: Callable[[], Any],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    between: Callable[[], Any] | None = None,
+) -> tuple[float, float, float]:
+    """For small differences on a noisy machine: the median of per-pair ratios.
+
+    See `paired_samples`: a slow spell of the machine hits both sides of a pair, and linear
+    drift cancels. Returns the medians of kerasx's and the anchor's times and the median of the
+    `repeats` pair ratios.
+    """
+    ours, theirs, ratios = paired_samples(
+        kerasx_fn, anchor_fn, repeats=repeats, warmup=warmup, between=between
+    )
     return statistics.median(ours), statistics.median(theirs), statistics.median(ratios)
 
 

@@ -3,10 +3,11 @@
 1. `kerasx.fit` one epoch of an MLP 784-128-10 on 60,000 x 784 float32 (batch 32) from
    `DataGenerator.from_arrays` (shuffled by the generator) against `model.fit` on
    `tf.data.Dataset.from_tensor_slices(...).batch(32).prefetch(AUTOTUNE)`, same model and
-   `steps_per_execution`. Goal: at most 1.05x the tf.data time. For reference, plain
+   `steps_per_execution`. Goal: at most 1.05x the tf.data time (best epochs; see below).
+   For reference, plain
    `model.fit` on the same generator (Keras's PyDataset bridge, a Python call per batch).
 2. A CPU-heavy `load_batch` (about 20 ms of single-threaded NumPy work per batch): epoch time with
-   `workers=2` (processes) against `workers=1`. Goal: at least 1.8x faster on 2 cores.
+   `workers=2` (threads) against `workers=1`. Goal: at least 1.8x faster on 2 cores.
 3. Resident memory of the main process over 50 epochs with 2 thread workers: growth after
    epoch 2. Goal: less than 5%.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _common import Row, format_table, ratio_row
+from _common import Row, format_table, paired_samples, ratio_row, timed
 
 __all__ = ["run"]
 
@@ -64,21 +65,29 @@ def bench_fit_vs_tfdata(quick: bool) -> list[Row]:
     generator = DataGenerator.from_arrays(x, y, batch_size=32, seed=0)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32).prefetch(tf.data.AUTOTUNE)
     ours, theirs, bridged = _mlp(), _mlp(), _mlp()
-    runs = {
-        # kerasx.fit feeds an array generator to Keras as a tf.data pipeline (same batches).
-        "kerasx.fit": lambda: kerasx.fit(ours, generator, epochs=1, callbacks=[], progress=False),
-        "tf.data": lambda: theirs.fit(dataset, epochs=1, verbose=0, shuffle=False),
-        # plain model.fit takes any PyDataset through Keras's Python-generator bridge.
-        "model.fit": lambda: bridged.fit(generator, epochs=1, verbose=0, shuffle=False),
-    }
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    for repeat in range(1 + (3 if quick else 5)):
-        for name, fit in runs.items():
-            start = time.perf_counter()
-            fit()
-            if repeat:  # the first round is the warm-up
-                samples[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(values) for name, values in samples.items()}
+
+    # kerasx.fit feeds an array generator to Keras as a tf.data pipeline (same batches).
+    def kerasx_epoch() -> None:
+        kerasx.fit(ours, generator, epochs=1, callbacks=[], progress=False)
+
+    def tfdata_epoch() -> None:
+        theirs.fit(dataset, epochs=1, verbose=0, shuffle=False)
+
+    # This machine has a slow state in which an epoch of either pipeline takes about 5.1 s
+    # instead of 2.6-3 s, for a whole epoch at a time, in about a quarter of the epochs; few
+    # ABBA pairs escape it, and their median ratio swung from 0.87x to 1.38x between runs. That
+    # noise only ever adds time, so the ratio compares each side's best epoch (as `timeit`
+    # does); the median pair ratio is kept in the note.
+    repeats = 3 if quick else 8
+    ours_all, theirs_all, pairs = paired_samples(kerasx_epoch, tfdata_epoch, repeats=repeats)
+    kerasx_s, tfdata_s = min(ours_all), min(theirs_all)
+    # For reference: plain model.fit takes any PyDataset through Keras's Python-generator bridge.
+    bridged.fit(generator, epochs=1, verbose=0, shuffle=False)
+    bridge_s = min(
+        timed(lambda: bridged.fit(generator, epochs=1, verbose=0, shuffle=False))
+        for _ in range(2 if quick else 3)
+    )
+    median = {"kerasx.fit": kerasx_s, "tf.data": tfdata_s, "model.fit": bridge_s}
     return [
         ratio_row(
             f"kerasx.fit 1 epoch on DataGenerator.from_arrays, MLP on {n:,}x784, batch 32",
@@ -86,7 +95,9 @@ def bench_fit_vs_tfdata(quick: bool) -> list[Row]:
             median["tf.data"],
             goal_ratio=1.05,
             anchor_name="model.fit on tf.data from_tensor_slices",
-            note=f"steps_per_execution={STEPS_PER_EXECUTION}; shuffled vs unshuffled",
+            note=f"steps_per_execution={STEPS_PER_EXECUTION}; shuffled vs unshuffled; best of "
+            f"{2 * repeats} epochs each, ABBA; median pair ratio "
+            f"{statistics.median(pairs):.2f}x",
         ),
         ratio_row(
             "model.fit 1 epoch on the same DataGenerator (Keras's PyDataset bridge)",

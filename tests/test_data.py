@@ -394,3 +394,45 @@ def test_tensor_dataset_converts_once_follows_replaced_arrays_and_pickles_withou
     copy = pickle.loads(pickle.dumps(generator))
     assert "_kx_tensors" not in copy.__dict__
     np.testing.assert_array_equal(copy[1][0], generator[1][0])
+
+
+@pytest.mark.parametrize(
+    ("num", "batch", "drop", "skip", "chunk_bytes"),
+    [
+        (1000, 7, False, 0, None),  # 2 chunks of 64 batches, 14 batches left, a short last one
+        (1000, 7, True, 3, None),  # drop_remainder, resumed after 3 batches
+        (130, 64, False, 1, None),  # fewer batches than a chunk
+        (5, 8, False, 0, None),  # only the short batch
+        (100, 4, False, 0, 1),  # batches larger than a chunk's bytes: one batch per chunk
+    ],
+)
+def test_tensor_dataset_gives_exactly_the_generators_batches(
+    monkeypatch, num, batch, drop, skip, chunk_bytes
+):
+    import kerasx._data_sources as sources
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(sources, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(num)
+    x = {
+        "a": rng.random((num, 3), dtype=np.float32),
+        "b": np.arange(num, dtype=np.int64),
+    }
+    y = rng.integers(0, 5, (num, 2))
+    weights = rng.random(num).astype("float32")
+    generator = DataGenerator.from_arrays(
+        x, y, weights, batch_size=batch, seed=1, drop_remainder=drop
+    )
+    tensors = generator.tensor_dataset()  # converts the arrays and caches them
+    per_chunk = sources._batches_per_chunk(generator._kx_tensors[1], batch)
+    assert per_chunk == (64 if chunk_bytes is None else 1)
+    for epoch in (0, 1):
+        generator.set_state({"seed": 1, "epoch": epoch})
+        expected = [generator[i] for i in range(skip, len(generator))]
+        got = list(generator.tensor_dataset(skip_batches=skip) if skip else tensors)
+        assert len(got) == len(expected) == len(generator) - skip
+        for (gx, gy, gw), (ex, ey, ew) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(gx["a"].numpy(), ex["a"])
+            np.testing.assert_array_equal(gx["b"].numpy(), ex["b"])
+            np.testing.assert_array_equal(gy.numpy(), ey)
+            np.testing.assert_array_equal(gw.numpy(), ew)
