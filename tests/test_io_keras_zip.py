@@ -91,9 +91,15 @@ def test_load_of_keras_written_archive_is_exact_and_trains_like_keras(tmp_path):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
 
 
-def test_every_offered_array_is_adopted_then_freed_with_the_model(tmp_path, monkeypatch):
+@pytest.fixture
+def saved(tmp_path):
+    """A `.keras` file of `_big_model()` written by kerasx."""
     path = tmp_path / "model.keras"
     kerasx.io.save(_big_model(), path)
+    return path
+
+
+def test_every_offered_array_is_adopted_then_freed_with_the_model(saved, monkeypatch):
     offered: list[weakref.ref] = []
     original = _keras_zip._offer
 
@@ -102,7 +108,7 @@ def test_every_offered_array_is_adopted_then_freed_with_the_model(tmp_path, monk
         original(array)
 
     monkeypatch.setattr(_keras_zip, "_offer", recording)
-    model = kerasx.io.load(path)
+    model = kerasx.io.load(saved)
     # The 600x512 kernel and its two Adam slots are over the threshold; all three were taken.
     assert len(offered) == 3
     assert len(_keras_zip._OFFERED) == 0
@@ -112,9 +118,7 @@ def test_every_offered_array_is_adopted_then_freed_with_the_model(tmp_path, monk
     assert all(ref() is None for ref in offered)
 
 
-def test_arrays_no_variable_took_are_withdrawn_after_loading(tmp_path, monkeypatch):
-    path = tmp_path / "model.keras"
-    kerasx.io.save(_big_model(), path)
+def test_arrays_no_variable_took_are_withdrawn_after_loading(saved, monkeypatch):
     kept: list[np.ndarray] = []
     original = _keras_zip._offer
 
@@ -129,7 +133,7 @@ def test_arrays_no_variable_took_are_withdrawn_after_loading(tmp_path, monkeypat
             self, np.array(value) if value is (kept[0] if kept else None) else value
         )
     )
-    kerasx.io.load(path)
+    kerasx.io.load(saved)
     assert len(_keras_zip._OFFERED) == 0  # withdrawn, though never claimed
     variable = keras.Variable(np.zeros(kept[0].shape, np.float32))
     variable.assign(kept[0])
@@ -198,9 +202,8 @@ def test_compressed_archive_falls_back_to_keras(tmp_path):
         np.testing.assert_array_equal(got, expected)
 
 
-def test_damaged_weights_bytes_fail_the_crc_check(tmp_path):
-    path = tmp_path / "model.keras"
-    kerasx.io.save(_big_model(), path)
+def test_damaged_weights_bytes_fail_the_crc_check(saved):
+    path = saved
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("model.weights.h5")
     data = bytearray(path.read_bytes())
