@@ -169,15 +169,12 @@ class ArrayGenerator(DataGenerator):
         start = skip_batches * size
 
         count = max(0, self._kx_num_samples - start)
-        full = count // size
-        rest = 0 if drop else count - full * size
-
         per_chunk = _batches_per_chunk(tensors, size)
 
         def epoch_batches(*data: Any) -> Any:
             indices = tf.numpy_function(lambda: self.order()[start:], [], tf.int64, stateful=True)
             indices.set_shape([count])
-            return _gathered_batches(indices, data, size=size, rest=rest, per_chunk=per_chunk)
+            return _gathered_batches(indices, data, size=size, drop=drop, per_chunk=per_chunk)
 
         # The arrays enter as a dataset input, not as constants captured by a function:
         # TensorFlow would copy captured constants each time an iterator is made (every epoch).
@@ -211,8 +208,10 @@ def _batches_per_chunk(tensors: Any, batch_size: int) -> int:
     return max(1, min(64, _CHUNK_BYTES // max(1, row_bytes * batch_size)))
 
 
-def _gathered_batches(indices: Any, data: Any, *, size: int, rest: int, per_chunk: int) -> Any:
+def _gathered_batches(indices: Any, data: Any, *, size: int, drop: bool, per_chunk: int) -> Any:
     """A dataset of the batches `data[indices[i * size:(i + 1) * size]]`, in order.
+
+    The short last batch is left out when `drop` is true.
 
     Rows are gathered `per_chunk` batches at a time, one `tf.gather` per array, and the chunk
     is then cut into batches: per batch, tf.data only slices, as `from_tensor_slices(...)
@@ -233,7 +232,8 @@ def _gathered_batches(indices: Any, data: Any, *, size: int, rest: int, per_chun
         )
 
     count = int(indices.shape[0])
-    full = (count - rest) // size
+    full = count // size
+    rest = 0 if drop else count - full * size
     chunks, left = divmod(full, per_chunk)
     span = per_chunk * size
     parts = []

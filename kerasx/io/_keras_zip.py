@@ -15,7 +15,7 @@ cores, mostly page faults on fresh memory. The functions here keep Keras's own l
 - `write_archive` hands h5py a zero-copy view of each variable;
 - `read_archive` lets h5py read straight out of the caller's private copy of the file, after
   one CRC-32 check of the whole weights member (the check Keras's zip reader also makes), into
-  64-byte-aligned arrays that the variables then adopt without a copy (see `_adopt`).
+  64-byte-aligned arrays that the variables then adopt without a copy (see `_offer`, `_claim`).
 
 Both use private Keras functions. `available()` says whether this Keras has them; callers fall
 back to `model.save` and `keras.saving.load_model` when it does not, and `read_archive` returns
@@ -65,6 +65,9 @@ def available() -> bool:
         "DiskIOStore",
         "is_memory_sufficient",
         "safe_get_h5_dataset",
+        "_METADATA_FILENAME",
+        "_CONFIG_FILENAME",
+        "_ASSETS_DIRNAME",
     )
     return all(hasattr(saving_lib, name) for name in needed)
 
@@ -77,8 +80,8 @@ def _zero_copy_array(value: Any) -> Any:
         return value
     from keras.src import backend
 
-    # `convert_to_tensor` of a variable reads its current value (no copy on CPU) and
-    # `np.asarray` of an eager tensor is a view of that buffer.
+    # `convert_to_tensor` of a variable gives a tensor of its current value, and `np.asarray`
+    # of an eager CPU tensor is a view of that tensor's buffer (`Variable.numpy()` would copy).
     return np.asarray(backend.convert_to_tensor(value))
 
 
