@@ -105,6 +105,7 @@ class ArrayGenerator(DataGenerator):
         # Worker processes get the arrays, not the TensorFlow copy `tensor_dataset` keeps.
         state = dict(self.__dict__)
         state.pop("_kx_tensors", None)
+        state.pop("_kx_datasets", None)
         return state
 
     def load_batch(self, indices: np.ndarray) -> Any:
@@ -164,8 +165,21 @@ class ArrayGenerator(DataGenerator):
         else:
             tensors = tf.nest.map_structure(tf.convert_to_tensor, tuple(_as_tuple_lists(parts)))
             self._kx_tensors = (sources, tensors)
+            self._kx_datasets: dict[tuple[int, int, bool, int], Any] = {}
         size, drop = self._kx_batch_size, self._kx_drop_remainder
         skip_batches = min(max(0, int(skip_batches)), len(self))
+        # Building the pipeline traces its functions (about 60 ms), so each one is kept and
+        # reused by later `fit` calls: it reads the generator's epoch each time it starts.
+        key = (skip_batches, size, drop, self._kx_num_samples)
+        datasets = self.__dict__.setdefault("_kx_datasets", {})
+        if key not in datasets:
+            datasets[key] = self._build_tensor_dataset(tensors, skip_batches)
+        return datasets[key]
+
+    def _build_tensor_dataset(self, tensors: Any, skip_batches: int) -> Any:
+        import tensorflow as tf
+
+        size, drop = self._kx_batch_size, self._kx_drop_remainder
         start = skip_batches * size
 
         count = max(0, self._kx_num_samples - start)

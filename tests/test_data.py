@@ -386,13 +386,16 @@ def test_tensor_dataset_converts_once_follows_replaced_arrays_and_pickles_withou
     first = [b[0].numpy() for b in generator.tensor_dataset()]
     np.testing.assert_array_equal(first[0], generator[0][0])  # the same batches as x[i]
     cached = generator._kx_tensors[1]
-    generator.tensor_dataset()
+    pipeline = generator.tensor_dataset()
     assert generator._kx_tensors[1] is cached  # converted once
+    assert generator.tensor_dataset() is pipeline  # built once, reused by later fit calls
+    assert generator.tensor_dataset(skip_batches=1) is not pipeline
     generator.x = x * 10  # a new array: converted again
     again = [b[0].numpy() for b in generator.tensor_dataset()]
     np.testing.assert_array_equal(again[0], first[0] * 10)
+    assert generator.tensor_dataset() is not pipeline  # rebuilt for the new array
     copy = pickle.loads(pickle.dumps(generator))
-    assert "_kx_tensors" not in copy.__dict__
+    assert "_kx_tensors" not in copy.__dict__ and "_kx_datasets" not in copy.__dict__
     np.testing.assert_array_equal(copy[1][0], generator[1][0])
 
 
