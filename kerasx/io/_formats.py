@@ -333,31 +333,42 @@ def _load_keras(
         config = parse_json(config_text, f"config.json of {shown}")
         if not trusted:
             _refuse_if_unsafe(scan_config(config, _allowed_names(custom_objects)), shown, trusted)
-        from keras.src.saving import saving_lib
-
         try:
             with _safe_mode(trusted), _weights_come_from_the_file():
-                model = None
-                if _keras_zip.available():
-                    model = _keras_zip.read_archive(
-                        data,
-                        archive,
-                        config_text,
-                        shown=shown,
-                        custom_objects=custom_objects,
-                        compile=compile,
-                        safe_mode=not trusted,
-                    )
-                if model is None:
-                    model = saving_lib.load_model(
-                        io.BytesIO(data),
-                        custom_objects=custom_objects,
-                        compile=compile,
-                        safe_mode=not trusted,
-                    )
-                return model
+                return _deserialise_keras(
+                    data, archive, config_text, shown, custom_objects, compile, trusted
+                )
         except Exception as error:
             raise _wrap_keras_error(error, shown, "load the model") from error
+
+
+def _deserialise_keras(
+    data: bytes,
+    archive: Any,
+    config_text: bytes,
+    shown: str,
+    custom_objects: dict[str, Any] | None,
+    compile: bool,
+    trusted: bool,
+) -> Any:
+    """kerasx's own `.keras` reader, or Keras's for archives it does not handle."""
+    if _keras_zip.available():
+        model = _keras_zip.read_archive(
+            data,
+            archive,
+            config_text,
+            shown=shown,
+            custom_objects=custom_objects,
+            compile=compile,
+            safe_mode=not trusted,
+        )
+        if model is not None:
+            return model
+    from keras.src.saving import saving_lib
+
+    return saving_lib.load_model(
+        io.BytesIO(data), custom_objects=custom_objects, compile=compile, safe_mode=not trusted
+    )
 
 
 def _h5_json_attribute(h5_file: Any, name: str, shown: str) -> Any:

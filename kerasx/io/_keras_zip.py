@@ -49,8 +49,9 @@ def _saving_lib() -> Any:
     return saving_lib
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this Keras has the private functions the fast paths use."""
+    """Whether this Keras has the private functions the fast paths use (checked once)."""
     try:
         saving_lib = _saving_lib()
     except ImportError:  # pragma: no cover - a Keras without this module
