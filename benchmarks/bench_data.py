@@ -5,9 +5,14 @@
    `tf.data.Dataset.from_tensor_slices(...).batch(32).prefetch(AUTOTUNE)`, same model and
    `steps_per_execution`. Goal: at most 1.05x the tf.data time (best epochs; see below).
    For reference, plain
-   `model.fit` on the same generator (Keras's PyDataset bridge, a Python call per batch).
+   `model.fit` on the same generator (Keras's PyDataset bridge, a Python call per batch), and
+   the CPU time (user + system) of the same epochs, which this machine's slow spells do not
+   inflate the way they inflate wall time.
 2. A CPU-heavy `load_batch` (about 20 ms of single-threaded NumPy work per batch): epoch time with
-   `workers=2` (threads) against `workers=1`. Goal: at least 1.8x faster on 2 cores.
+   `workers=2` (threads) against `workers=1`. Goal: at least 1.8x faster on 2 cores. Two
+   reference rows put it in context: the same batches loaded by 2 plain threads against 1,
+   with no `fit` (how far the work itself scales on this machine), and a `workers=2` epoch
+   whose `load_batch` does no NumPy rounds (what `fit` and Keras's queue cost on their own).
 3. Resident memory of the main process over 50 epochs with 2 thread workers: growth after
    epoch 2. Goal: less than 5%.
 
@@ -17,8 +22,10 @@ Run `python benchmarks/bench_data.py [--quick]`.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +37,22 @@ from _common import Row, format_table, paired_samples, ratio_row, timed
 __all__ = ["run"]
 
 STEPS_PER_EXECUTION = 16
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_recorded(fn, into: list[float]):
+    """`fn`, recording the process CPU time (user + system) of each call into `into`."""
+
+    def call() -> None:
+        start = _cpu_seconds()
+        fn()
+        into.append(_cpu_seconds() - start)
+
+    return call
 
 
 def _mlp(seed: int = 0):
@@ -79,7 +102,14 @@ def bench_fit_vs_tfdata(quick: bool) -> list[Row]:
     # noise only ever adds time, so the ratio compares each side's best epoch (as `timeit`
     # does); the median pair ratio is kept in the note.
     repeats = 3 if quick else 8
-    ours_all, theirs_all, pairs = paired_samples(kerasx_epoch, tfdata_epoch, repeats=repeats)
+    cpu_ours: list[float] = []
+    cpu_theirs: list[float] = []
+    ours_all, theirs_all, pairs = paired_samples(
+        _cpu_recorded(kerasx_epoch, cpu_ours),
+        _cpu_recorded(tfdata_epoch, cpu_theirs),
+        repeats=repeats,
+    )
+    cpu_ours, cpu_theirs = cpu_ours[1:], cpu_theirs[1:]  # without the warm-up call
     kerasx_s, tfdata_s = min(ours_all), min(theirs_all)
     # For reference: plain model.fit takes any PyDataset through Keras's Python-generator bridge.
     bridged.fit(generator, epochs=1, verbose=0, shuffle=False)
@@ -98,6 +128,14 @@ def bench_fit_vs_tfdata(quick: bool) -> list[Row]:
             note=f"steps_per_execution={STEPS_PER_EXECUTION}; shuffled vs unshuffled; best of "
             f"{2 * repeats} epochs each, ABBA; median pair ratio "
             f"{statistics.median(pairs):.2f}x",
+        ),
+        ratio_row(
+            "CPU time (user + system) of the same epochs, median",
+            statistics.median(cpu_ours),
+            statistics.median(cpu_theirs),
+            goal_ratio=None,
+            anchor_name="model.fit on tf.data from_tensor_slices",
+            note=f"{len(cpu_ours)} epochs each",
         ),
         ratio_row(
             "model.fit 1 epoch on the same DataGenerator (Keras's PyDataset bridge)",
@@ -146,7 +184,23 @@ def _calibrate_rounds(target_s: float = 0.020) -> int:
     return max(1, round(target_s / statistics.median(samples)))
 
 
-def bench_workers(quick: bool) -> Row:
+def _threaded_seconds(generator, batches: int, threads: int) -> float:
+    """Seconds to load `generator[0..batches)` shared out over plain threads."""
+
+    def load(first: int) -> None:
+        for i in range(first, batches, threads):
+            generator[i]
+
+    workers = [threading.Thread(target=load, args=(k,)) for k in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
+def bench_workers(quick: bool) -> list[Row]:
     import keras
 
     batches = 30 if quick else 100
@@ -156,6 +210,7 @@ def bench_workers(quick: bool) -> Row:
     model.compile(optimizer="sgd", loss="mse")
     one = heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=1)
     two = heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=2)
+    idle = heavy(batches * 8, rounds=0, batch_size=8, seed=0, workers=2)
     times: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
@@ -170,21 +225,43 @@ def bench_workers(quick: bool) -> Row:
         model.fit(generator, epochs=2, verbose=0, shuffle=False, callbacks=[EpochTimer()])
         return times[-1]  # the second epoch: workers and tracing are warm
 
-    serial, parallel = [], []
+    serial, parallel, overhead, plain_one, plain_two = [], [], [], [], []
     for _ in range(3):
         serial.append(epoch_seconds(one))
         parallel.append(epoch_seconds(two))
+        overhead.append(epoch_seconds(idle))
+        plain_one.append(_threaded_seconds(one, batches, 1))
+        plain_two.append(_threaded_seconds(one, batches, 2))
     serial_s, parallel_s = statistics.median(serial), statistics.median(parallel)
-    return ratio_row(
-        f"epoch of {batches} batches x ~20 ms NumPy, workers=2 threads vs workers=1",
-        serial_s,
-        parallel_s,
-        goal_ratio=1.8,
-        higher_is_better=True,
-        unit="s",
-        anchor_name="workers=2",
-        note="kerasx column: workers=1; ratio is the speed-up",
-    )
+    return [
+        ratio_row(
+            f"epoch of {batches} batches x ~20 ms NumPy, workers=2 threads vs workers=1",
+            serial_s,
+            parallel_s,
+            goal_ratio=1.8,
+            higher_is_better=True,
+            unit="s",
+            anchor_name="workers=2",
+            note="kerasx column: workers=1; ratio is the speed-up",
+        ),
+        ratio_row(
+            f"the same {batches} batches loaded by plain threads, no fit: 2 threads vs 1",
+            statistics.median(plain_one),
+            statistics.median(plain_two),
+            goal_ratio=None,
+            higher_is_better=True,
+            anchor_name="2 threads",
+            note="ratio is the speed-up of the work alone",
+        ),
+        ratio_row(
+            "workers=2 epoch whose load_batch does no NumPy rounds vs the workers=2 epoch above",
+            statistics.median(overhead),
+            parallel_s,
+            goal_ratio=None,
+            anchor_name="workers=2, ~20 ms per batch",
+            note="what fit and Keras's queue cost on their own",
+        ),
+    ]
 
 
 def _rss_bytes() -> int:
@@ -237,7 +314,7 @@ def run(quick: bool = False) -> list[Row]:
     if here not in sys.path:
         sys.path.insert(0, here)
     start = time.perf_counter()
-    rows = [*bench_fit_vs_tfdata(quick), bench_workers(quick), bench_memory(quick)]
+    rows = [*bench_fit_vs_tfdata(quick), *bench_workers(quick), bench_memory(quick)]
     rows[-1].note = (rows[-1].note + " " if rows[-1].note else "") + (
         f"(all data benchmarks took {time.perf_counter() - start:.0f} s)"
     )

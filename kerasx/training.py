@@ -360,8 +360,9 @@ def _arrays_as_generator(
 ) -> tuple[Any, Any] | None:
     """In-memory NumPy `x`/`y` as a `DataGenerator.from_arrays`, or None to leave them to Keras.
 
-    With a run directory, `kerasx.fit` feeds plain arrays through its own generator: the data
-    order is then a function of `(seed, epoch)` that the run state records, so SIGTERM can
+    `kerasx.fit` feeds plain arrays through its own generator, which TensorFlow then gathers
+    in chunks (`tensor_dataset()`): less CPU per epoch than Keras's one gather per batch, and
+    the data order is a function of `(seed, epoch)` that a run state records, so SIGTERM can
     save a state in the middle of an epoch and resume can skip the batches already trained.
     `validation_split` is applied as Keras applies it: the last fraction of the samples,
     before any shuffling. Anything unusual (tensors, `class_weight`, `steps_per_epoch`,
@@ -691,8 +692,8 @@ def fit(
     ended. SIGTERM stops training at the next batch boundary and saves the state there
     (`state-epoch-E-step-S.npz`, with the epoch's metric accumulators); the next call finishes
     that epoch from the following batch, exactly. This needs an input whose batches kerasx can
-    skip: NumPy arrays (which, with a `run_dir`, `fit` feeds through
-    `DataGenerator.from_arrays`, keeping Keras's `validation_split` rule), `from_arrays`
+    skip: NumPy arrays (which `fit` feeds through `DataGenerator.from_arrays`, keeping Keras's
+    `validation_split` rule; faster than Keras's own feeding of arrays), `from_arrays`
     generators and random-access `DataGenerator` subclasses; for other inputs the cut-short
     epoch is dropped and trained again. `fit` then raises `SystemExit(143)` (or, if another
     handler was installed, calls it after restoring it). Under a multi-worker
@@ -796,14 +797,13 @@ def fit(
         cb for cb in callback_list if isinstance(cb, keras.callbacks.EarlyStopping)
     ]
     extra_callbacks: list[Any] = []
-    if folder is not None:
-        converted = _arrays_as_generator(
-            x, y, batch_size, validation_data, validation_split,
-            seed if seed is not None else _SEED, fit_kwargs,
-        )
-        if converted is not None:
-            (x, validation_data), y, batch_size, validation_split = converted, None, None, 0.0
-            fit_kwargs["shuffle"] = False  # the generator shuffles, from (seed, epoch)
+    converted = _arrays_as_generator(
+        x, y, batch_size, validation_data, validation_split,
+        seed if seed is not None else _SEED, fit_kwargs,
+    )
+    if converted is not None:
+        (x, validation_data), y, batch_size, validation_split = converted, None, None, 0.0
+        fit_kwargs["shuffle"] = False  # the generator shuffles, from (seed, epoch)
     if hasattr(x, "get_state") and hasattr(x, "set_state"):
         run.generator = x
         # A DataGenerator shuffles its samples itself, from (seed, epoch). Keras's own batch

@@ -305,6 +305,62 @@ def test_array_generator_trains_through_tf_data_with_the_same_batches_as_keras_w
     _assert_same_weights(through_python, through_tf)
 
 
+def test_numpy_arrays_without_a_run_dir_are_fed_as_a_from_arrays_generator():
+    from kerasx.data import DataGenerator
+
+    x, y, model = _generator_case(70)
+
+    # The batches of DataGenerator.from_arrays(seed=3), through Keras's PyDataset path.
+    reference = model()
+    generator = DataGenerator.from_arrays(x, y, batch_size=16, seed=3)
+    reference.fit(generator, epochs=2, shuffle=False, verbose=0)
+    # Keras's own array feeding draws another order from the same seed.
+    keras_order = model()
+    keras.utils.set_random_seed(3)
+    keras_order.fit(x, y, batch_size=16, epochs=2, verbose=0)
+
+    trained = model()
+    history = kerasx.fit(trained, x, y, batch_size=16, epochs=2, seed=3, progress=False)
+
+    assert len(history.history["loss"]) == 2
+    _assert_same_weights(trained, reference)
+    assert any(
+        not np.allclose(a, b, atol=1e-6)
+        for a, b in zip(trained.get_weights(), keras_order.get_weights(), strict=True)
+    )
+
+
+def test_numpy_arrays_keep_keras_meaning_of_shuffle_false_and_validation_split():
+    x, y, model = _generator_case(70)
+    in_order = model()
+    in_order.fit(x[:56], y[:56], batch_size=16, epochs=2, shuffle=False, verbose=0)
+
+    trained = model()
+    history = kerasx.fit(
+        trained, x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2,
+        progress=False,
+    )
+
+    _assert_same_weights(trained, in_order)  # the first 80% in order, as Keras splits
+    val_loss = trained.evaluate(x[56:], y[56:], batch_size=16, verbose=0)
+    assert history.history["val_loss"][-1] == pytest.approx(val_loss, abs=1e-5)
+
+
+def test_numpy_arrays_with_class_weight_stay_with_keras():
+    x, y, model = _generator_case(70)
+    weights = {0: 1.0, 1: 3.0}
+    expected = model()
+    expected.fit(x, y, batch_size=16, epochs=2, shuffle=False, class_weight=weights, verbose=0)
+
+    trained = model()
+    kerasx.fit(
+        trained, x, y, batch_size=16, epochs=2, shuffle=False, class_weight=weights,
+        progress=False,
+    )
+
+    _assert_same_weights(trained, expected)
+
+
 def test_generators_with_a_transform_still_go_through_python():
     import numpy as np
 
