@@ -50,6 +50,20 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def epoch_timer(times: list[float]) -> Any:
+    """A Keras callback appending each epoch's wall time to `times` (imports Keras lazily)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            times.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
 def median_seconds(
     fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1
 ) -> tuple[float, list[float]]:

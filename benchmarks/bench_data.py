@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _common import Row, format_table, paired_samples, ratio_row, timed
+from _common import Row, epoch_timer, format_table, paired_samples, ratio_row, timed
 
 __all__ = ["run"]
 
@@ -213,16 +213,9 @@ def bench_workers(quick: bool) -> list[Row]:
     idle = heavy(batches * 8, rounds=0, batch_size=8, seed=0, workers=2)
     times: list[float] = []
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
     def epoch_seconds(generator) -> float:
         times.clear()
-        model.fit(generator, epochs=2, verbose=0, shuffle=False, callbacks=[EpochTimer()])
+        model.fit(generator, epochs=2, verbose=0, shuffle=False, callbacks=[epoch_timer(times)])
         return times[-1]  # the second epoch: workers and tracing are warm
 
     serial, parallel, overhead, plain_one, plain_two = [], [], [], [], []

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Row, format_table, interleaved_medians, ratio_row
+from _common import Row, epoch_timer, format_table, interleaved_medians, ratio_row
 
 __all__ = ["run"]
 
@@ -87,29 +87,15 @@ def _epoch(model: Any, x: Any, y: Any) -> None:
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
 
 
-def _epoch_timer(times: list[float]) -> Any:
-    """A callback appending each epoch's wall time to `times`."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            times.append(time.perf_counter() - self.start)
-
-    return EpochTimer()
-
-
 def _kerasx_fit(model: Any, x: Any, y: Any, epochs: int, times: list[float]) -> None:
     import kerasx
 
-    callbacks = ["default", _epoch_timer(times)]
+    callbacks = ["default", epoch_timer(times)]
     kerasx.fit(model, x, y, batch_size=BATCH, epochs=epochs, callbacks=callbacks, progress=False)
 
 
 def _keras_fit(model: Any, x: Any, y: Any, epochs: int, times: list[float]) -> None:
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[_epoch_timer(times)])
+    model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[epoch_timer(times)])
 
 
 def _abba_epochs(ours: Any, theirs: Any, epochs: int) -> tuple[list[float], list[float]]:
