@@ -8,6 +8,7 @@ anchor in one process, so machine noise hits both sides alike.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -50,18 +51,54 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def epoch_timer(times: list[float]) -> Any:
-    """A Keras callback appending each epoch's wall time to `times` (imports Keras lazily)."""
+def epoch_timer(times: list[float], cpu: list[float] | None = None) -> Any:
+    """A Keras callback appending each epoch's wall time to `times` (imports Keras lazily).
+
+    With `cpu`, it also appends the process's CPU time (user + system) of each epoch to it.
+    """
     import keras
+
+    def cpu_seconds() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.start = time.perf_counter()
+            self.cpu_start = cpu_seconds() if cpu is not None else 0.0
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             times.append(time.perf_counter() - self.start)
+            if cpu is not None:
+                cpu.append(cpu_seconds() - self.cpu_start)
 
     return EpochTimer()
+
+
+def abba_epochs(
+    ours: Callable[[int, list[float]], Any],
+    theirs: Callable[[int, list[float]], Any],
+    epochs: int,
+    *,
+    rounds: int = 1,
+) -> tuple[list[float], list[float]]:
+    """Epoch times of two training loops, each run inside multi-epoch calls, ABBA.
+
+    `ours(n, times)` and `theirs(n, times)` train `n` epochs in one call and append each
+    epoch's time to `times`. Each round trains each side `epochs` epochs in two calls, in the
+    order ours, theirs, theirs, ours. Returns each side's epoch times without its very first
+    epoch, which traces the training step.
+    """
+    first, second = (epochs + 1) // 2, epochs // 2
+    ours_times: list[float] = []
+    theirs_times: list[float] = []
+    for _ in range(rounds):
+        ours(first, ours_times)
+        theirs(first, theirs_times)
+        if second:
+            theirs(second, theirs_times)
+            ours(second, ours_times)
+    return ours_times[1:], theirs_times[1:]
 
 
 def median_seconds(

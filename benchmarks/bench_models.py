@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Row, epoch_timer, format_table, interleaved_medians, ratio_row
+from _common import Row, abba_epochs, epoch_timer, format_table, interleaved_medians, ratio_row
 
 __all__ = ["run"]
 
@@ -98,22 +98,6 @@ def _keras_fit(model: Any, x: Any, y: Any, epochs: int, times: list[float]) -> N
     model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[epoch_timer(times)])
 
 
-def _abba_epochs(ours: Any, theirs: Any, epochs: int) -> tuple[list[float], list[float]]:
-    """Train each side `epochs` epochs in two calls, ABBA (`ours(n, times)` trains n epochs).
-
-    Returns each side's epoch times without its first epoch, which traces the step.
-    """
-    first, second = (epochs + 1) // 2, epochs // 2
-    ours_times: list[float] = []
-    theirs_times: list[float] = []
-    ours(first, ours_times)
-    theirs(first, theirs_times)
-    if second:
-        theirs(second, theirs_times)
-        ours(second, ours_times)
-    return ours_times[1:], theirs_times[1:]
-
-
 def _accuracy(model: Any, x: Any, y: Any) -> float:
     return float(model.evaluate(x, y, batch_size=256, verbose=0)[-1])
 
@@ -149,7 +133,7 @@ def _compare(kind: str, n: int, n_val: int, repeats: int) -> list[Row]:
     x, y, x_val, y_val = _data(kind, n, n_val)
     ours, theirs = _kerasx_defaults(kind), _keras_defaults(kind)
     epochs = repeats + 1
-    ours_times, theirs_times = _abba_epochs(
+    ours_times, theirs_times = abba_epochs(
         lambda n, times: _kerasx_fit(ours, x, y, n, times),
         lambda n, times: _keras_fit(theirs, x, y, n, times),
         epochs,
