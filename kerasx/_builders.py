@@ -123,19 +123,49 @@ def _model_name(name: Any, default: str) -> str:
     return name
 
 
-def _auto_activation(units: int) -> str:
-    return "softmax" if units > 1 else "sigmoid"
+_TASK_ACTIVATIONS = {
+    "binary": "sigmoid",
+    "multiclass": "softmax",
+    "multilabel": "sigmoid",
+    "regression": "linear",
+}
 
 
-def _output_activations(output_activation: Any, heads: Mapping[str, int]) -> dict[str, Any]:
-    """The activation of each head; `"auto"` is softmax for 2+ units, sigmoid for one."""
+def _head_tasks(task: Any, heads: Mapping[str, int]) -> dict[str, str]:
+    """The task of each head (`"auto"` where none was given), checked against its units."""
+    from kerasx._compile import TASKS, per_output
+
+    chosen = per_output(task, list(heads), "task", missing="auto")
+    for key, value in chosen.items():
+        if value != "auto" and value not in TASKS:
+            raise ConfigurationError(
+                f"`task` must be 'auto' or one of {list(TASKS)}. Received: task={value!r} "
+                f"for output {key!r}."
+            )
+        if value == "multiclass" and heads[key] < 2:
+            raise ConfigurationError(
+                f"A multiclass output needs one unit per class (at least 2). Received: "
+                f"task='multiclass' with {heads[key]} unit(s) for output {key!r}. Use "
+                "task='binary' for two classes in one unit, or give `outputs` the class count."
+            )
+    return chosen
+
+
+def _output_activations(
+    output_activation: Any, heads: Mapping[str, int], tasks: Mapping[str, str]
+) -> dict[str, Any]:
+    """The activation of each head; `"auto"` follows the head's task, else its units
+    (softmax for 2+ units, sigmoid for one)."""
     from kerasx._compile import per_output
 
     chosen = per_output(output_activation, list(heads), "output_activation", missing="auto")
     result = {}
     for key, units in heads.items():
         activation = chosen[key]
-        result[key] = _auto_activation(units) if activation == "auto" else activation
+        if activation == "auto":
+            task = tasks[key]
+            activation = _TASK_ACTIVATIONS.get(task, "softmax" if units > 1 else "sigmoid")
+        result[key] = activation
     return result
 
 
@@ -183,18 +213,29 @@ def _merge(branches: list[Any]) -> Any:
 
 
 def _finish(
-    inputs: dict[str, Any], x: Any, heads: dict[str, int], output_activation: Any, name: str
+    inputs: dict[str, Any],
+    x: Any,
+    heads: dict[str, int],
+    output_activation: Any,
+    name: str,
+    tasks: dict[str, str],
 ) -> Any:
     import keras
 
-    activations = _output_activations(output_activation, heads)
+    from kerasx._compile import _BUILDER_TASKS
+
+    activations = _output_activations(output_activation, heads, tasks)
     outputs = {
         key: keras.layers.Dense(units, activation=activations[key], dtype="float32", name=key)(x)
         for key, units in heads.items()
     }
     model_inputs: Any = inputs if len(inputs) > 1 else next(iter(inputs.values()))
     model_outputs: Any = outputs if len(outputs) > 1 else next(iter(outputs.values()))
-    return keras.Model(model_inputs, model_outputs, name=name)
+    model = keras.Model(model_inputs, model_outputs, name=name)
+    given = {key: task for key, task in tasks.items() if task != "auto"}
+    if given:
+        _BUILDER_TASKS[model] = given
+    return model
 
 
 def _dense_stack(
@@ -222,6 +263,7 @@ def mlp(
     *,
     activation: Any = "relu",
     output_activation: Any = "auto",
+    task: Any = "auto",
     dropout: float = 0.0,
     batch_norm: bool = False,
     name: str | None = None,
@@ -242,9 +284,12 @@ def mlp(
         outputs: units of the output layer, or a dict `{output name: units}` for several
             outputs. Defaults to `10`.
         activation: activation of hidden and branch layers. Defaults to `"relu"`.
-        output_activation: activation of the output layer(s): `"auto"` (softmax for 2+ units,
-            sigmoid for one unit; pass `"linear"` for regression), any Keras activation, or a
-            dict per output. Defaults to `"auto"`.
+        output_activation: activation of the output layer(s): `"auto"` (from `task`; with
+            `task="auto"`, softmax for 2+ units and sigmoid for one unit), any Keras
+            activation, or a dict per output. Defaults to `"auto"`.
+        task: what each output predicts: `"auto"`, `"binary"`, `"multiclass"`,
+            `"multilabel"` or `"regression"` (a linear output), or a dict per output.
+            `kerasx.models.compile(model)` then compiles for that task. Defaults to `"auto"`.
         dropout: dropout rate after each hidden layer; 0 adds no Dropout layer. Defaults to
             `0.0`.
         batch_norm: Dense (without bias) -> BatchNormalization -> activation, instead of
@@ -277,6 +322,7 @@ def mlp(
     hidden = _int_tuple(hidden, "hidden", allow_empty=True)
     branch = _int_tuple(branch, "branch", allow_empty=True)
     heads = _heads(outputs)
+    tasks = _head_tasks(task, heads)
     dropout = _rate(dropout, "dropout")
     model_name = _model_name(name, "mlp")
     if branch and len(shapes) == 1:
@@ -303,7 +349,7 @@ def mlp(
         x = _dense_stack(
             x, hidden, "hidden_", activation=activation, dropout=dropout, batch_norm=batch_norm
         )
-        return _finish(inputs, x, heads, output_activation, model_name)
+        return _finish(inputs, x, heads, output_activation, model_name, tasks)
 
 
 def _pool_tuple(pool_size: Any) -> tuple[int, int] | None:
@@ -356,6 +402,7 @@ def cnn(
     global_pool: bool = False,
     name: str | None = None,
     output_activation: Any = "auto",
+    task: Any = "auto",
     mixed_precision: str = "auto",
     strategy: Any = None,
 ) -> Any:
@@ -384,6 +431,7 @@ def cnn(
             `False`.
         name: model name. Defaults to `None` (`"cnn"`).
         output_activation: see `mlp`. Defaults to `"auto"`.
+        task: see `mlp`. Defaults to `"auto"`.
         mixed_precision: dtype policy to build in; see `mlp`. Defaults to `"auto"`.
         strategy: build under this strategy's scope; see `mlp`. Defaults to `None`.
 
@@ -404,6 +452,7 @@ def cnn(
     filters = _int_tuple(filters, "filters", allow_empty=False)
     dense = _int_tuple(dense, "dense", allow_empty=True)
     heads = _heads(outputs)
+    tasks = _head_tasks(task, heads)
     dropout = _rate(dropout, "dropout")
     pool = _pool_tuple(pool_size)
     model_name = _model_name(name, "cnn")
@@ -441,7 +490,7 @@ def cnn(
             branches.append(x)
         x = _merge(branches)
         x = _dense_stack(x, dense, "dense_", activation="relu", dropout=dropout, batch_norm=False)
-        return _finish(inputs, x, heads, output_activation, model_name)
+        return _finish(inputs, x, heads, output_activation, model_name, tasks)
 
 
 def rnn(
@@ -455,6 +504,7 @@ def rnn(
     dropout: float = 0.0,
     name: str | None = None,
     output_activation: Any = "auto",
+    task: Any = "auto",
     mixed_precision: str = "auto",
     strategy: Any = None,
 ) -> Any:
@@ -479,6 +529,8 @@ def rnn(
         name: model name. Defaults to `None` (`"rnn"`).
         output_activation: see `mlp`; `"auto"` is sigmoid for one unit, as in the article.
             Defaults to `"auto"`.
+        task: see `mlp`; `task="regression"` gives a linear output (a sequence regressor).
+            Defaults to `"auto"`.
         mixed_precision: dtype policy to build in; see `mlp`. Defaults to `"auto"`.
         strategy: build under this strategy's scope; see `mlp`. Defaults to `None`.
 
@@ -497,6 +549,7 @@ def rnn(
     shapes = _shapes(input_shape, ranks=(2,), none_ok=True)
     units = _int_tuple(units, "units", allow_empty=False)
     heads = _heads(outputs)
+    tasks = _head_tasks(task, heads)
     dropout = _rate(dropout, "dropout")
     model_name = _model_name(name, "rnn")
     if cell not in _CELLS:
@@ -528,4 +581,4 @@ def rnn(
                 x = layer(x)
             branches.append(x)
         x = _merge(branches)
-        return _finish(inputs, x, heads, output_activation, model_name)
+        return _finish(inputs, x, heads, output_activation, model_name, tasks)

@@ -37,7 +37,9 @@ __all__ = [
     "choose_jit_compile",
     "choose_steps_per_execution",
     "compile",
+    "fit_steps_per_execution",
     "infer_task",
+    "labels_pending",
     "output_info",
     "per_output",
     "resolve_labels",
@@ -73,6 +75,8 @@ _CLASSIFICATION_LOSSES = {
 }
 # Settings `compile` used, per model, so `resolve_labels` can recompile with one-hot labels.
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_BUILDER_TASKS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""The `task=` a kerasx builder was given per output: what `compile`'s `"auto"` then means."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,19 @@ def _default_metrics(task: str, labels: str, logits: bool) -> list[Any]:
     return [keras.metrics.MeanAbsoluteError(name="mae")]
 
 
+_LOSS_LABELS = {
+    "categoricalcrossentropy": "onehot",
+    "categoricalfocalcrossentropy": "onehot",
+    "sparsecategoricalcrossentropy": "sparse",
+}
+
+
+def _labels_of_loss(loss: Any) -> str | None:
+    """`"onehot"` or `"sparse"` if `loss` is a categorical crossentropy that implies it."""
+    name = _loss_name(loss) if loss is not None else None
+    return _LOSS_LABELS.get(name.replace("_", "")) if name else None
+
+
 def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> dict[str, Any]:
     """`{output name: value}`: a mapping is checked against `names`, anything else repeated.
 
@@ -301,6 +318,12 @@ def _all_layers(model: Any) -> list[Any]:
 
 def _distributed(model: Any) -> bool:
     return getattr(model, "_distribute_strategy", None) is not None
+
+
+def _replicated(model: Any) -> bool:
+    """Whether `model` trains under a strategy with several replicas (devices or workers)."""
+    active = getattr(model, "_distribute_strategy", None)
+    return active is not None and int(active.num_replicas_in_sync) > 1
 
 
 def choose_jit_compile(model: Any) -> bool:
@@ -342,8 +365,12 @@ def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None
     measured (`benchmarks/bench_models.py`: MLP 784-128-10 and a small CNN, 2 CPU cores,
     batch 32: 512 beat 128, which beat 32, which beat 1); the thresholds for bigger models are
     a conservative guess, since their steps cost more than the overhead. Capped at
-    `steps_per_epoch` when it is known. Batch-level callbacks (and the progress bar) then see
-    one batch every `steps_per_execution` steps; pass `steps_per_execution=1` to see them all.
+    `steps_per_epoch` when it is known (`kerasx.fit` caps it at the number of batches of its
+    data). Batch-level callbacks (and the progress bar) then see one batch every
+    `steps_per_execution` steps; pass `steps_per_execution=1` to see them all. Always 1 for a
+    model under a strategy with several replicas: in Keras 3.15 a `MirroredStrategy` or
+    `MultiWorkerMirroredStrategy` step fails with more than one step per execution ("You must
+    feed a value for placeholder tensor").
 
     Args:
         model_or_params: a `keras.Model` or its parameter count.
@@ -352,6 +379,8 @@ def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None
     Returns:
         A positive integer.
     """
+    if not isinstance(model_or_params, int) and _replicated(model_or_params):
+        return 1
     params = (
         model_or_params if isinstance(model_or_params, int) else int(model_or_params.count_params())
     )
@@ -422,8 +451,10 @@ def compile(
         metrics: `"auto"` (accuracy for classification, MAE for regression), None, or what
             Keras's `compile` accepts. Defaults to `"auto"`.
         labels: for multiclass outputs: `"sparse"` (integer class ids), `"onehot"`, or
-            `"auto"` (sparse until `resolve_labels` sees one-hot targets). Defaults to
-            `"auto"`.
+            `"auto"` (sparse until `resolve_labels` sees one-hot targets). An explicit
+            categorical or sparse categorical crossentropy `loss` sets the labels of its
+            output (and its accuracy metric); an explicit `labels` that contradicts it is
+            refused unless `force=True`. Defaults to `"auto"`.
         steps_per_execution: an int, or `"auto"` (see `choose_steps_per_execution`).
             Defaults to `"auto"`.
         jit_compile: a bool, or `"auto"` (see `choose_jit_compile`). Defaults to `"auto"`.
@@ -463,7 +494,7 @@ def compile(
     for info in infos:
         wanted = tasks[info.name]
         if wanted == "auto":
-            wanted = info.task
+            wanted = _BUILDER_TASKS.get(model, {}).get(info.name) or info.task
             if wanted is None and info.activation == "softmax":
                 wanted = "multiclass"  # one softmax unit: refused by _check_output below
             if wanted is None and losses[info.name] is None and not force:
@@ -481,6 +512,21 @@ def compile(
         if problem and not force:
             raise ConfigurationError(f"{problem}, or pass force=True. Received: task={wanted!r}.")
         chosen_tasks[info.name] = wanted
+    # An explicit categorical loss says which targets it takes: its metrics follow it.
+    loss_labels: dict[str, str] = {}
+    for name, this_task in chosen_tasks.items():
+        implied = _labels_of_loss(losses[name]) if this_task == "multiclass" else None
+        if implied is None:
+            continue
+        if labels != "auto" and implied != labels and not force:
+            kinds = {"onehot": "one-hot rows", "sparse": "integer class ids"}
+            raise ConfigurationError(
+                f"The loss of output {name!r} takes {kinds[implied]} as targets, but "
+                f"labels={labels!r} says they are {kinds[labels]}. Received: "
+                f"loss={losses[name]!r}, labels={labels!r}. Drop one of the two (an explicit "
+                "loss sets the labels), or pass force=True."
+            )
+        loss_labels[name] = implied
 
     if not isinstance(optimizer, str) and learning_rate is not None:
         raise ConfigurationError(
@@ -489,8 +535,18 @@ def compile(
             "learning rate on the optimizer instance instead."
         )
     _check_mixed_precision(model, mixed_precision, force)
+    requested_steps = steps_per_execution
     if steps_per_execution == "auto":
         steps_per_execution = choose_steps_per_execution(model)
+    elif _replicated(model) and not force and _int_above_one(steps_per_execution):
+        raise ConfigurationError(
+            "Keras 3.15 cannot run more than one step per execution under a strategy with "
+            f"several replicas ({type(model.distribute_strategy).__name__} with "
+            f"{model.distribute_strategy.num_replicas_in_sync} replicas): training fails with "
+            "'You must feed a value for placeholder tensor'. Received: steps_per_execution="
+            f"{steps_per_execution!r}. Leave it 'auto' (1 under such a strategy), pass 1, or "
+            "pass force=True."
+        )
     if jit_compile == "auto":
         jit_compile = choose_jit_compile(model)
 
@@ -502,10 +558,11 @@ def compile(
         for info in infos:
             logits = info.activation not in _PROBABILITY
             this_task = chosen_tasks[info.name]
+            these_labels = loss_labels.get(info.name, resolved_labels)
             final_losses[info.name] = losses[info.name] or _default_loss(
-                this_task, resolved_labels, logits
+                this_task, these_labels, logits
             )
-            final_metrics[info.name] = _default_metrics(this_task, resolved_labels, logits)
+            final_metrics[info.name] = _default_metrics(this_task, these_labels, logits)
         optimizer_obj = optimizer
         if isinstance(optimizer, str):
             optimizer_obj = keras.optimizers.get(optimizer)
@@ -532,13 +589,43 @@ def compile(
         "metrics": metrics,
         "labels": labels,
         "current_labels": "sparse" if labels == "auto" else labels,
-        "steps_per_execution": steps_per_execution,
+        "steps_per_execution": requested_steps,
         "jit_compile": jit_compile,
         "mixed_precision": mixed_precision,
         "force": force,
         **compile_kwargs,
     }
     return model
+
+
+def labels_pending(model: Any) -> bool:
+    """Whether `resolve_labels` still has to look at `model`'s targets (`labels="auto"`)."""
+    settings = _COMPILED.get(model)
+    return settings is not None and settings["labels"] == "auto"
+
+
+def fit_steps_per_execution(model: Any, steps_per_epoch: int | None) -> None:
+    """Cap an automatic `steps_per_execution` at the batches `fit` will see per epoch.
+
+    Only for models compiled by `compile` with `steps_per_execution="auto"`; `kerasx.fit`
+    calls it once it knows its data. Changing the value makes Keras trace its train, test
+    and predict functions again.
+
+    Args:
+        model: a compiled model.
+        steps_per_epoch: batches per epoch, or None when unknown (nothing changes).
+    """
+    settings = _COMPILED.get(model)
+    if settings is None or settings["steps_per_execution"] != "auto" or not steps_per_epoch:
+        return
+    wanted = choose_steps_per_execution(model, steps_per_epoch)
+    if wanted != model.steps_per_execution:
+        model.steps_per_execution = wanted
+        model.train_function = model.test_function = model.predict_function = None
+
+
+def _int_above_one(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 1
 
 
 def _looks_onehot(y: Any, units: int) -> bool:
@@ -568,14 +655,16 @@ def resolve_labels(model: Any, y: Any) -> str | None:
     Returns:
         `"onehot"` if the model now expects one-hot targets, `"sparse"` if it still expects
         class ids, None if it has no multiclass output, was not compiled by kerasx with
-        `labels="auto"`, or `y` could not be read.
+        `labels="auto"`, has an explicit categorical loss (which chose the labels), or `y`
+        could not be read.
     """
     settings = _COMPILED.get(model)
     if settings is None or settings["labels"] != "auto":
         return None
     infos = [info for info in output_info(model) if settings["task"].get(info.name) == "multiclass"]
-    if not infos:
-        return None
+    explicit = per_output(settings["loss"], [info.name for info in output_info(model)], "loss")
+    if not infos or any(_labels_of_loss(explicit[info.name]) for info in infos):
+        return None  # an explicit categorical loss has already chosen the labels
     names = _output_names(model)
     targets: dict[str, Any] = {}
     if isinstance(y, Mapping):

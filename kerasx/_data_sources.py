@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasx.data import DataGenerator
+from kerasx.data import DataGenerator, _check_positive_int, _preview
 from kerasx.errors import DataError
 
 __all__ = ["ArrayGenerator", "GeneratorWrapper", "SubsetGenerator"]
@@ -117,7 +117,18 @@ class ArrayGenerator(DataGenerator):
         x = _take(self.x, rows)
         y = None if self.y is None else _take(self.y, rows)
         if self.transform is not None:
-            x, y = self.transform(x, y)
+            result = self.transform(x, y)
+            if not isinstance(result, tuple | list) or len(result) != 2:
+                name = getattr(self.transform, "__name__", repr(self.transform))
+                got = f"a {type(result).__name__}" + (
+                    f" of length {len(result)}" if isinstance(result, tuple | list) else ""
+                )
+                raise DataError(
+                    f"transform {name} must return (x_batch, y_batch). Received: {got} for "
+                    f"the batch of indices {_preview(indices)}. Return both, e.g. "
+                    "`return x_batch, y_batch` (y_batch may be None)."
+                )
+            x, y = result
         if y is None and self.sample_weight is None:
             return (x,)
         if self.sample_weight is None:
@@ -296,6 +307,7 @@ class GeneratorWrapper(DataGenerator):
                 "`fn` must be a function returning an iterator of batches (a generator "
                 f"function). Received: fn={fn!r}."
             )
+        steps = _check_positive_int("steps", steps)
         self.fn = fn
         self._iterator: Iterator[Any] | None = None
         self._position = 0
@@ -344,6 +356,17 @@ class GeneratorWrapper(DataGenerator):
         super().on_epoch_end()
         self._iterator = None  # the next epoch re-creates the generator
 
+    def _spec_rows(self) -> int:
+        return int(self.__dict__.get("_kx_spec_rows", 1))  # the first batch's, as yielded
+
+    def _summary_line(self) -> str:
+        name = getattr(self.fn, "__name__", repr(self.fn))
+        return (
+            f"{type(self).__name__} over {name}(): {self._kx_num_samples:,} batches per epoch, "
+            f"in the order the generator yields them (re-created each epoch); "
+            f"epoch={self._kx_epoch}"
+        )
+
 
 class SubsetGenerator(DataGenerator):
     """A view of some samples of another generator (see `DataGenerator.split`)."""
@@ -355,3 +378,7 @@ class SubsetGenerator(DataGenerator):
 
     def load_batch(self, indices: np.ndarray) -> Any:
         return self.parent.load_batch(self.subset[indices])
+
+    def _origin(self, indices: np.ndarray) -> tuple[str, np.ndarray, bool]:
+        cls, source, _ = self.parent._origin(self.subset[indices])
+        return cls, source, True

@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +75,12 @@ def _check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
             f"Pass a whole number of at least {minimum}."
         )
     return int(value)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"`seed` must be a non-negative integer or None. Received: seed={seed!r}.")
+    return int(seed)
 
 
 def _preview(indices: np.ndarray, limit: int = 6) -> str:
@@ -181,12 +189,7 @@ class DataGenerator(PyDataset):
                 f"batch is left. Received: batch_size={batch_size}, num_samples={num_samples}. "
                 "Use a smaller batch_size or drop_remainder=False."
             )
-        if seed is None:
-            seed = int(np.random.randint(0, _SEED_BOUND))
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise DataError(
-                f"`seed` must be a non-negative integer or None. Received: seed={seed!r}."
-            )
+        seed = int(np.random.randint(0, _SEED_BOUND)) if seed is None else _check_seed(seed)
         super().__init__(
             workers=workers, use_multiprocessing=bool(use_multiprocessing),
             max_queue_size=max_queue_size,
@@ -395,16 +398,22 @@ class DataGenerator(PyDataset):
 
     # ------------------------------------------------------------------ checks
 
+    def _origin(self, indices: np.ndarray) -> tuple[str, np.ndarray, bool]:
+        """The class whose `load_batch` loads `indices`, the indices it receives, and
+        whether this generator is a `split()` view of it (for error messages)."""
+        return type(self).__name__, indices, False
+
     def _load_error(self, index: int, indices: np.ndarray, error: Exception) -> DataError:
-        cls = type(self).__name__
+        cls, source, view = self._origin(indices)
         frames = traceback.extract_tb(error.__traceback__)
         where = ""
         if frames:
             where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}"
+        of_view = " of a split() view" if view else ""
         return DataError(
-            f"{cls}.load_batch failed on batch {index} (epoch {self._kx_epoch}, indices "
-            f"{_preview(indices)}) with {type(error).__name__}: {error}{where}. The original "
-            "traceback is chained above this error; fix load_batch for these indices."
+            f"{cls}.load_batch failed on batch {index}{of_view} (epoch {self._kx_epoch}, "
+            f"indices {_preview(source)}) with {type(error).__name__}: {error}{where}. The "
+            "original traceback is chained above this error; fix load_batch for these indices."
         )
 
     def _check_batch(self, index: int, batch: Any) -> None:
@@ -413,9 +422,11 @@ class DataGenerator(PyDataset):
             return
         spec, full_shapes = batch_spec(batch)
         sizes = set(leading_sizes(full_shapes).values())
+        cls, _, view = self._origin(np.empty(0, dtype=np.int64))
+        owner = f"a split() view of {cls}" if view else cls
         if len(sizes) > 1:
             raise DataError(
-                f"Batch {index} of {type(self).__name__}: all arrays of a batch must have the "
+                f"Batch {index} of {owner}: all arrays of a batch must have the "
                 f"same first (batch) dimension. Received shapes: {full_shapes}. Make load_batch "
                 "return one row per index for x, y and sample_weight."
             )
@@ -423,12 +434,13 @@ class DataGenerator(PyDataset):
         if reference is None:
             self._kx_spec = spec
             self._kx_spec_batch = index
+            self._kx_spec_rows = min(sizes) if sizes else self._kx_batch_size
             self._kx_fast_key = key
             return
         difference = first_difference(spec, reference, full_shapes)
         if difference is not None:
             raise DataError(
-                f"Batch {index} of {type(self).__name__} does not match the first batch loaded "
+                f"Batch {index} of {owner} does not match the first batch loaded "
                 f"(batch {self._kx_spec_batch}): {difference}. Every batch must have the same "
                 "structure, dtypes and shapes except the batch dimension; make load_batch "
                 "return the same kind of arrays for every batch."
@@ -483,12 +495,15 @@ class DataGenerator(PyDataset):
                 "from_generator. Split the data before writing the generator function."
             )
         if isinstance(validation_fraction, bool) or not isinstance(
-            validation_fraction, (int, float)
-        ) or not 0.0 < validation_fraction < 1.0:
+            validation_fraction, numbers.Real
+        ) or not 0.0 < float(validation_fraction) < 1.0:
             raise DataError(
                 "`validation_fraction` must be a number strictly between 0 and 1. "
                 f"Received: validation_fraction={validation_fraction!r}."
             )
+        validation_fraction = float(validation_fraction)
+        if seed is not None:
+            seed = _check_seed(seed)
         n_val = round(self._kx_num_samples * validation_fraction)
         n_train = self._kx_num_samples - n_val
         if n_val < 1 or n_train < 1:
@@ -564,8 +579,12 @@ class DataGenerator(PyDataset):
         lines.append(f"  {workers}")
         if self._kx_spec is not None:
             lines.append(f"  batch structure (from batch {self._kx_spec_batch}):")
-            lines.extend("  " + line for line in describe_spec(self._kx_spec, self._kx_batch_size))
+            lines.extend("  " + line for line in describe_spec(self._kx_spec, self._spec_rows()))
         return "\n".join(lines)
+
+    def _spec_rows(self) -> int:
+        """The batch dimension `describe` shows: the batch size."""
+        return self._kx_batch_size
 
     def _summary_line(self) -> str:
         n, size = self._kx_num_samples, self._kx_batch_size
@@ -606,7 +625,8 @@ class DataGenerator(PyDataset):
             y: targets: an array, a dict or list of arrays, or `None`. Defaults to `None`.
             sample_weight: an array or `None`. Defaults to `None`.
             batch_size: samples per batch. Defaults to `32`.
-            shuffle: new permutation each epoch. Defaults to `True`.
+            shuffle: new permutation each epoch. Defaults to `True`. Without `y` (inputs
+                for `predict`), pass `shuffle=False`: a `UserWarning` says so otherwise.
             seed: seed of the permutations. Defaults to `None` (drawn once, see the class).
             transform: `transform(x_batch, y_batch)` applied to each batch (augmentation); it
                 returns `(x_batch, y_batch)`. Defaults to `None`.
@@ -620,10 +640,20 @@ class DataGenerator(PyDataset):
         """
         from kerasx._data_sources import ArrayGenerator
 
-        return ArrayGenerator(
+        generator = ArrayGenerator(
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed,
             transform=transform, **kwargs,
         )
+        if y is None and shuffle:
+            warnings.warn(
+                "DataGenerator.from_arrays(x) without targets shuffles its samples (shuffle=True "
+                "is the default), so `model.predict` on it returns predictions in a shuffled "
+                "order. Pass shuffle=False to predict; to train on `x` alone, pass "
+                "shuffle=True and filter this warning.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return generator
 
     @classmethod
     def from_generator(

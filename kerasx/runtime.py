@@ -52,6 +52,9 @@ MIXED_POLICIES: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16")
 """The dtype policies `mixed_precision_policy` and `enable_mixed_precision` accept."""
 
 STRATEGIES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
+
+_NAMED_STRATEGIES: dict[str, Any] = {}
+"""The strategy each name resolved to, so that a name means one instance per process."""
 """The strategy names `strategy` accepts (a `tf.distribute.Strategy` instance is also fine)."""
 
 
@@ -276,6 +279,9 @@ def strategy(spec: Any = "auto") -> Any:
       at the start of the program, before other TensorFlow work.
     - a `tf.distribute.Strategy` instance is returned unchanged.
 
+    A name gives the same instance each time in a process, so a model built with
+    `strategy="mirrored"` trains under `kerasx.fit(..., strategy="mirrored")`.
+
     Build and compile the model under `strategy.scope()` (kerasx builders do when given
     `strategy=`); `fit`'s `batch_size` is then global (see `global_batch_size`).
 
@@ -307,14 +313,21 @@ def strategy(spec: Any = "auto") -> Any:
             spec = "mirrored"
         else:
             spec = "one"
-    if spec == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if spec == "one":
-        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
-    if gpus:
-        return tf.distribute.MirroredStrategy()
-    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=cpus)
+    if spec not in _NAMED_STRATEGIES:
+        if spec == "multiworker":
+            made = tf.distribute.MultiWorkerMirroredStrategy()
+        elif spec == "one":
+            made = tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+        elif gpus:
+            made = tf.distribute.MirroredStrategy()
+        else:
+            cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+            made = tf.distribute.MirroredStrategy(devices=cpus)
+        _NAMED_STRATEGIES[spec] = made
+    return _NAMED_STRATEGIES[spec]
+
+
+_resolve = strategy  # for functions whose `strategy` argument hides this function
 
 
 def global_batch_size(per_replica: int, strategy: Any = None) -> int:
@@ -322,13 +335,15 @@ def global_batch_size(per_replica: int, strategy: Any = None) -> int:
 
     Args:
         per_replica: batch size each replica should see.
-        strategy: a `tf.distribute.Strategy`, or None for the current one. Defaults to `None`.
+        strategy: a `tf.distribute.Strategy`, a name accepted by `strategy`, or None for the
+            current one. Defaults to `None`.
 
     Returns:
         `per_replica * strategy.num_replicas_in_sync`.
 
     Raises:
-        ConfigurationError: if `per_replica` is not a positive integer.
+        ConfigurationError: if `per_replica` is not a positive integer, or `strategy` is not
+            a strategy or a known name.
     """
     import tensorflow as tf
 
@@ -336,7 +351,7 @@ def global_batch_size(per_replica: int, strategy: Any = None) -> int:
         raise ConfigurationError(
             f"per_replica must be a positive integer. Received: per_replica={per_replica!r}."
         )
-    active = strategy if strategy is not None else tf.distribute.get_strategy()
+    active = _resolve(strategy) if strategy is not None else tf.distribute.get_strategy()
     return per_replica * int(active.num_replicas_in_sync)
 
 

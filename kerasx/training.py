@@ -31,7 +31,7 @@ from kerasx._callbacks.checkpoint import Checkpoint, infer_mode
 from kerasx._callbacks.defaults import PROGRESS_VALUES, defaults
 from kerasx._callbacks.history_logger import HistoryLogger
 from kerasx._callbacks.live_plot import LivePlot
-from kerasx._compile import resolve_labels
+from kerasx._compile import fit_steps_per_execution, labels_pending, resolve_labels
 from kerasx._run_state import (
     LoadedState,
     RunContext,
@@ -40,7 +40,7 @@ from kerasx._run_state import (
     fingerprint,
 )
 from kerasx._version import __version__
-from kerasx.errors import ConfigurationError, TrainingError
+from kerasx.errors import ConfigurationError, DataError, TrainingError
 
 __all__ = ["History", "fit", "last_seed", "seed_everything"]
 
@@ -425,6 +425,86 @@ def _remaining_input(x: Any, skip: int) -> Any:
     return _RemainingBatches(x, skip)
 
 
+def _is_dataset(x: Any) -> bool:
+    import tensorflow as tf
+
+    return isinstance(x, tf.data.Dataset)
+
+
+def _data_error_in(error: BaseException) -> DataError | None:
+    """The `DataError` a generator raised, out of the TensorFlow error that carries it.
+
+    Keras runs a `PyDataset` inside a `tf.data` pipeline, which turns the generator's
+    exception into an `InvalidArgumentError` whose message holds the original's text (and,
+    from worker processes, its remote traceback). The returned error has that text; the
+    TensorFlow error, with the whole traceback, becomes its cause.
+    """
+    import tensorflow as tf
+
+    if isinstance(error, DataError) or not isinstance(error, tf.errors.OpError):
+        return None
+    message = str(getattr(error, "message", error))
+    marker = "DataError: "
+    start = message.find(marker)
+    if start < 0:
+        return None
+    text = message[start + len(marker) :].split("\n", 1)[0].strip()
+    return DataError(text) if text else None
+
+
+def _targets_of(x: Any) -> Any:
+    """The targets of a `DataGenerator` or `tf.data.Dataset` of `(x, y, ...)`, for
+    `resolve_labels`: a generator's arrays or first batch; for a dataset, a one-row stand-in
+    shaped like its `y` (an identity row when `y` has a class axis, else a class id), read
+    from its `element_spec` without running the pipeline. None when there are none."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasx._data_sources import ArrayGenerator
+    from kerasx.data import DataGenerator
+
+    if isinstance(x, ArrayGenerator):
+        return x.y
+    if isinstance(x, DataGenerator):
+        batch = x[0]
+        return batch[1] if isinstance(batch, tuple) and len(batch) > 1 else None
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if not isinstance(spec, tuple) or len(spec) < 2:
+            return None
+
+        def stand_in(leaf: Any) -> Any:
+            shape = leaf.shape
+            if shape.rank is not None and shape.rank >= 2 and shape[-1] is not None:
+                return np.eye(int(shape[-1]), dtype="float32")[:1]
+            return np.zeros((1,), dtype="int64")
+
+        return tf.nest.map_structure(stand_in, spec[1])
+    return None
+
+
+def _batches_per_epoch(
+    x: Any, batch_size: int | None, validation_split: float, fit_kwargs: dict[str, Any]
+) -> int | None:
+    """How many batches one epoch of `fit` on `x` has, or None if that is not known."""
+    import tensorflow as tf
+
+    steps = fit_kwargs.get("steps_per_epoch")
+    if steps is not None:
+        return int(steps)
+    if isinstance(x, keras.utils.PyDataset):
+        count = x.num_batches
+        return int(count) if count is not None else None
+    if isinstance(x, tf.data.Dataset):
+        count = int(x.cardinality())
+        return count if count > 0 else None
+    leaves = _numpy_leaves(x)
+    if leaves and leaves[0].ndim:
+        rows = int(leaves[0].shape[0] * (1.0 - float(validation_split or 0.0)))
+        return max(1, math.ceil(rows / (batch_size or 32)))
+    return None
+
+
 def _build_metrics(model: Any, batch: Any) -> None:
     """Create the compiled metrics' variables before `fit`, as Keras does under a strategy.
 
@@ -704,7 +784,9 @@ def fit(
         x: training inputs, as for `model.fit`. Defaults to `None`.
         y: targets, as for `model.fit`. Defaults to `None`.
         epochs: the total number of epochs of the run (not "more epochs").
-        batch_size: as for `model.fit`. Defaults to `None`.
+        batch_size: as for `model.fit`; under a `strategy` with several replicas it is the
+            global batch, split over the replicas (`kerasx.runtime.global_batch_size(32,
+            strategy)` for 32 per replica). Defaults to `None`.
         validation_data: as for `model.fit`. Defaults to `None`.
         validation_split: as for `model.fit`. Defaults to `0.0`.
         run_dir: folder for checkpoints, logs and the resume state; `None` writes nothing and
@@ -773,11 +855,12 @@ def fit(
             "kerasx.fit needs a compiled model. Received: a model that was not compiled. "
             "Call `model.compile(...)` or `kerasx.models.compile(model)` first."
         )
-    if y is not None:
+    targets = y if y is not None or not labels_pending(model) else _targets_of(x)
+    if targets is not None:
         # A model compiled by kerasx.models.compile(labels="auto") learns here whether its
         # targets are class ids or one-hot rows. It recompiles, so it must come before any
         # optimizer state is restored.
-        resolve_labels(model, y)
+        resolve_labels(model, targets)
     verbose = fit_kwargs.pop("verbose", None)
     if verbose is not None and progress == "auto" and progress is not True:
         progress = False  # the caller chose Keras's own progress output
@@ -804,6 +887,9 @@ def fit(
     if converted is not None:
         (x, validation_data), y, batch_size, validation_split = converted, None, None, 0.0
         fit_kwargs["shuffle"] = False  # the generator shuffles, from (seed, epoch)
+    elif _is_dataset(x):
+        # Keras ignores `shuffle` for a tf.data.Dataset, but warns about its own default.
+        fit_kwargs.setdefault("shuffle", False)
     if hasattr(x, "get_state") and hasattr(x, "set_state"):
         run.generator = x
         # A DataGenerator shuffles its samples itself, from (seed, epoch). Keras's own batch
@@ -891,22 +977,31 @@ def fit(
         train_input = _remaining_input(run.generator, run.step_offset)
         last_epoch = initial_epoch + 1
         _build_metrics(model, run.generator[run.step_offset])
+    fit_steps_per_execution(
+        model, _batches_per_epoch(train_input, batch_size, validation_split, fit_kwargs)
+    )
     multi_worker: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if _is_multi_worker(model):
         multi_worker = _multi_worker_fit(model, _first_batch(train_input, y, batch_size))
     with _sigterm_stops(model, run, enabled=folder is not None) as previous, multi_worker:
-        model.fit(
-            train_input,
-            y,
-            epochs=last_epoch,
-            batch_size=batch_size,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            initial_epoch=initial_epoch,
-            callbacks=ordered,
-            verbose=0 if verbose is None else verbose,
-            **fit_kwargs,
-        )
+        try:
+            model.fit(
+                train_input,
+                y,
+                epochs=last_epoch,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                initial_epoch=initial_epoch,
+                callbacks=ordered,
+                verbose=0 if verbose is None else verbose,
+                **fit_kwargs,
+            )
+        except Exception as error:
+            data_error = _data_error_in(error)
+            if data_error is None:
+                raise
+            raise data_error from error
     history.run = None
     history.trained_epochs = len(history.epoch) - initial_epoch
     history.stopped_early = any(cb.stopped_epoch > 0 for cb in run.early_stopping)

@@ -185,3 +185,83 @@ def test_compiled_model_round_trips_through_keras_format(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert loaded.loss.name == "sparse_categorical_crossentropy"
+
+
+def test_an_explicit_categorical_loss_sets_the_labels_and_its_metric():
+    onehot = models.compile(models.mlp((4,), outputs=3), loss="categorical_crossentropy")
+    assert _metric_classes(onehot) == ["CategoricalAccuracy"]
+    sparse = models.compile(
+        models.mlp((4,), outputs=3), loss=keras.losses.SparseCategoricalCrossentropy()
+    )
+    assert _metric_classes(sparse) == ["SparseCategoricalAccuracy"]
+    ids = np.arange(32) % 3
+    # resolve_labels leaves a loss the user chose alone, whatever the targets look like.
+    assert resolve_labels(onehot, ids) is None
+    assert onehot.loss == "categorical_crossentropy"
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    onehot.fit(x, keras.utils.to_categorical(ids, 3), epochs=1, verbose=0)  # plain Keras too
+    with pytest.raises(ConfigurationError, match=r"takes one-hot rows as targets, but "
+                       r"labels='sparse' says they are integer class ids"):
+        models.compile(
+            models.mlp((4,), outputs=3), loss="categorical_crossentropy", labels="sparse"
+        )
+
+
+def test_builder_task_chooses_the_output_activation_and_the_compiled_loss():
+    regressor = models.compile(models.rnn((None, 1), task="regression"))
+    assert regressor.get_layer("output").activation.__name__ == "linear"
+    assert "mean_squared_error" in str(regressor.loss)
+    assert _metric_classes(regressor) == ["MeanAbsoluteError"]
+    two = models.mlp((4,), outputs={"kind": 3, "size": 1}, task={"size": "regression"})
+    assert two.get_layer("kind").activation.__name__ == "softmax"
+    assert two.get_layer("size").activation.__name__ == "linear"
+    models.compile(two)
+    assert "mean_squared_error" in str(two.loss["size"])
+    with pytest.raises(ConfigurationError, match=r"multiclass output needs one unit per class"):
+        models.cnn((8, 8), filters=(4,), outputs=1, task="multiclass")
+    with pytest.raises(ConfigurationError, match=r"`task` must be 'auto' or one of .* "
+                       r"Received: task='classify'"):
+        models.mlp((4,), task="classify")
+
+
+def test_fit_reads_one_hot_targets_from_a_generator_or_a_dataset():
+    import tensorflow as tf
+
+    import kerasx
+    from kerasx.data import DataGenerator
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    onehot = keras.utils.to_categorical(np.arange(48) % 3, 3)
+    for data in (
+        DataGenerator.from_arrays(x, onehot, batch_size=16, seed=0),
+        tf.data.Dataset.from_tensor_slices((x, onehot)).batch(16),
+    ):
+        model = models.compile(models.mlp((4,), hidden=(8,), outputs=3))
+        history = kerasx.fit(model, data, epochs=1, progress=False)
+        assert model.loss.name == "categorical_crossentropy"
+        assert np.isfinite(history.history["loss"][0])
+
+
+def test_fit_caps_automatic_steps_per_execution_at_the_batches_of_an_epoch():
+    import kerasx
+
+    model = models.compile(models.mlp((4,), hidden=(8,), outputs=2))
+    assert model.steps_per_execution == 512
+    x = np.zeros((100, 4), "float32")
+    y = np.zeros(100, "int32")
+    kerasx.fit(model, x, y, epochs=1, batch_size=32, progress=False)
+    assert model.steps_per_execution == 4  # ceil(100 / 32)
+    fixed = models.compile(models.mlp((4,), outputs=2), steps_per_execution=16)
+    kerasx.fit(fixed, x, y, epochs=1, batch_size=32, progress=False)
+    assert fixed.steps_per_execution == 16  # an explicit value is left alone
+
+
+def test_an_output_whose_task_cannot_be_read_is_refused_until_named():
+    inputs = keras.Input((4,))
+    doubled = keras.layers.Lambda(lambda t: t * 2.0, name="doubled")(keras.layers.Dense(3)(inputs))
+    model = keras.Model(inputs, doubled)
+    with pytest.raises(ConfigurationError, match=r"Cannot infer the task of output 'doubled' "
+                       r"\(3 unit\(s\), activation None\)\. Received: task='auto'\. Pass task="):
+        models.compile(model)
+    assert "mean_squared_error" in str(models.compile(model, task="regression").loss)

@@ -229,9 +229,22 @@ def test_process_workers_pickle_batches_across_processes():
     assert model.evaluate(procs, verbose=0) == pytest.approx(model.evaluate(plain, verbose=0))
 
 
+WORKER_ERROR = r"Boom\.load_batch failed on batch \d+ \(epoch 0, indices .*ValueError: boom"
+
+
 @pytest.mark.timeout(60)
 def test_error_in_load_batch_in_worker_threads_surfaces_without_hanging():
-    with pytest.raises(Exception, match=r"Boom\.load_batch failed on batch \d+ .*ValueError: boom"):
+    import tensorflow as tf
+
+    import kerasx
+
+    # kerasx.fit raises the generator's DataError, with TensorFlow's error as its cause.
+    generator = Boom(64, batch_size=4, shuffle=False, workers=2)
+    with pytest.raises(DataError, match=WORKER_ERROR) as info:
+        kerasx.fit(_tiny_regressor(), generator, epochs=2, progress=False)
+    assert isinstance(info.value.__cause__, tf.errors.InvalidArgumentError)
+    # Plain model.fit gets TensorFlow's error, whose message carries the DataError's text.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="DataError: " + WORKER_ERROR):
         _tiny_regressor().fit(
             Boom(64, batch_size=4, shuffle=False, workers=2), epochs=2, shuffle=False, verbose=0
         )
@@ -240,9 +253,11 @@ def test_error_in_load_batch_in_worker_threads_surfaces_without_hanging():
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_error_in_load_batch_in_worker_processes_surfaces_without_hanging():
+    import kerasx
+
     generator = Boom(64, batch_size=4, shuffle=False, workers=2, use_multiprocessing=True)
-    with pytest.raises(Exception, match=r"Boom\.load_batch failed on batch \d+ .*ValueError: boom"):
-        _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+    with pytest.raises(DataError, match=WORKER_ERROR):
+        kerasx.fit(_tiny_regressor(), generator, epochs=2, progress=False)
 
 
 # ---------------------------------------------------------------- errors
@@ -299,8 +314,10 @@ def test_batch_that_differs_from_the_first_is_named(change, message):
 
 
 def test_batch_that_differs_fails_in_fit_with_the_batch_index():
-    with pytest.raises(Exception, match=r"Batch 2 of Drifting .* x has shape \(4, 4\)"):
-        _tiny_regressor().fit(Drifting("shape"), epochs=1, shuffle=False, verbose=0)
+    import kerasx
+
+    with pytest.raises(DataError, match=r"Batch 2 of Drifting .* x has shape \(4, 4\)"):
+        kerasx.fit(_tiny_regressor(), Drifting("shape"), epochs=1, progress=False)
 
 
 def test_from_arrays_lengths_differ():
@@ -336,7 +353,8 @@ def test_unpicklable_attribute_with_processes_is_named_before_workers_start():
     with pytest.raises(DataError, match=r"`handle` \(TypeError"):
         _tiny_regressor().fit(generator, epochs=1, shuffle=False, verbose=0)
     assert isinstance(
-        DataGenerator.from_arrays(np.zeros((4, 1)), use_multiprocessing=True), DataGenerator
+        DataGenerator.from_arrays(np.zeros((4, 1)), shuffle=False, use_multiprocessing=True),
+        DataGenerator,
     )
 
 
@@ -348,6 +366,11 @@ def test_generator_yielding_fewer_batches_than_steps():
     generator = DataGenerator.from_generator(three, steps=5)
     with pytest.raises(DataError, match=r"yielded only 3 batches, fewer than steps=5, so batch 3"):
         generator[3]
+    import kerasx
+
+    with pytest.raises(DataError, match=r"'three' yielded only 3 batches, fewer than steps=5"):
+        kerasx.fit(_tiny_regressor(), DataGenerator.from_generator(three, steps=5), epochs=1,
+                   progress=False)
 
 
 def test_error_inside_load_batch_names_the_batch_and_keeps_the_cause():
@@ -439,3 +462,80 @@ def test_tensor_dataset_gives_exactly_the_generators_batches(
             np.testing.assert_array_equal(gx["b"].numpy(), ex["b"])
             np.testing.assert_array_equal(gy.numpy(), ey)
             np.testing.assert_array_equal(gw.numpy(), ew)
+
+
+# ---------------------------------------------------------------- views, wrappers, warnings
+
+
+def test_error_in_a_split_view_names_the_parent_class_and_its_sample_indices():
+    class Parent(DataGenerator):
+        def load_batch(self, indices):
+            if 50 in indices:
+                raise KeyError("bad sample")
+            return np.zeros((len(indices), 2), "float32"), np.zeros((len(indices), 1), "float32")
+
+    train, val = Parent(100, batch_size=10, shuffle=False).split(0.3, seed=0)
+    view = train if 50 in train.subset else val
+    batch = int(np.flatnonzero(view.subset == 50)[0]) // 10
+    with pytest.raises(DataError, match=rf"Parent\.load_batch failed on batch {batch} of a split"
+                       rf"\(\) view .*indices \[[^]]*\b50\b"):
+        view[batch]
+
+
+def test_split_shares_the_arrays_and_accepts_numpy_numbers():
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20)
+    generator = DataGenerator.from_arrays(x, y, batch_size=4, shuffle=False)
+    train, val = generator.split(np.float32(0.25), seed=np.int64(3))
+    assert train.parent is generator and generator.x is x  # no copy of the data
+    assert len(train.subset) == 15 and len(val.subset) == 5
+    xb, yb = val[0]
+    np.testing.assert_array_equal(xb, x[val.subset[:4]])
+    np.testing.assert_array_equal(yb, y[val.subset[:4]])
+    with pytest.raises(DataError, match=r"`seed` must be a non-negative integer .* seed='a'"):
+        generator.split(0.2, seed="a")
+
+
+def test_from_arrays_with_lists_of_inputs_and_targets():
+    x = [np.arange(12, dtype="float32").reshape(6, 2), np.ones((6, 3), "float32")]
+    y = [np.arange(6), np.arange(6, dtype="float32") * 10]
+    generator = DataGenerator.from_arrays(x, y, batch_size=4, shuffle=False)
+    (x0, x1), (y0, y1) = generator[1]
+    np.testing.assert_array_equal(x0, x[0][4:])
+    assert x1.shape == (2, 3)
+    np.testing.assert_array_equal(y0, [4, 5])
+    np.testing.assert_array_equal(y1, [40.0, 50.0])
+
+
+def test_from_arrays_without_targets_warns_that_it_shuffles_predictions():
+    x = np.arange(40, dtype="float32").reshape(40, 1)
+    with pytest.warns(UserWarning, match=r"predictions in a shuffled order\. Pass shuffle=False"):
+        DataGenerator.from_arrays(x, batch_size=8)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    ordered = model.predict(DataGenerator.from_arrays(x, batch_size=8, shuffle=False), verbose=0)
+    np.testing.assert_allclose(ordered, model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_transform_that_does_not_return_x_and_y_is_named():
+    def only_x(x_batch, y_batch):
+        return x_batch
+
+    generator = DataGenerator.from_arrays(
+        np.zeros((8, 2), "float32"), np.zeros(8), batch_size=4, transform=only_x
+    )
+    with pytest.raises(DataError, match=r"transform only_x must return \(x_batch, y_batch\)\. "
+                       r"Received: a ndarray for the batch of indices"):
+        generator[0]
+
+
+def test_from_generator_describes_batches_as_yielded():
+    def batches():
+        while True:
+            yield np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32")
+
+    generator = DataGenerator.from_generator(batches, steps=5)
+    text = generator.describe()
+    assert text.startswith("GeneratorWrapper over batches(): 5 batches per epoch")
+    assert "x: shape (4, 2) dtype float32" in text and "y: shape (4, 1) dtype float32" in text
+    with pytest.raises(DataError, match=r"`steps` must be an integer >= 1\. Received: steps=0"):
+        DataGenerator.from_generator(batches, steps=0)

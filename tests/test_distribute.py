@@ -62,6 +62,48 @@ def test_mirrored_on_two_logical_cpus_matches_one_device():
     assert report["one"][1] < report["one"][0]  # it did learn
 
 
+_MIRRORED_BY_NAME = """
+from kerasx import runtime
+runtime.split_cpu(2)
+import json, numpy as np, kerasx
+from kerasx import models
+from kerasx.errors import ConfigurationError
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+model = models.compile(models.mlp((8,), hidden=(16,), outputs=2, strategy="mirrored"))
+history = kerasx.fit(model, x, y, epochs=2, batch_size=64, strategy="mirrored", progress=False)
+try:
+    models.compile(models.mlp((8,), outputs=2, strategy="mirrored"), steps_per_execution=8)
+    refused = ""
+except ConfigurationError as error:
+    refused = str(error)
+print(json.dumps({
+    "same": runtime.strategy("mirrored") is runtime.strategy("mirrored"),
+    "replicas": model.distribute_strategy.num_replicas_in_sync,
+    "steps_per_execution": model.steps_per_execution,
+    "loss": history.history["loss"],
+    "global_batch": runtime.global_batch_size(32, "mirrored"),
+    "refused": refused,
+}))
+"""
+
+
+@pytest.mark.slow
+def test_kerasx_defaults_train_under_a_mirrored_strategy_given_by_name():
+    # Builder, compile with every default and kerasx.fit, all given the name "mirrored":
+    # the name is one instance, and steps_per_execution "auto" is 1 under several replicas
+    # (Keras 3.15 fails with more); an explicit larger value is refused with the reason.
+    result = run_python(_MIRRORED_BY_NAME, cwd=ROOT, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["same"] and report["replicas"] == 2 and report["global_batch"] == 64
+    assert report["steps_per_execution"] == 1
+    assert report["loss"][1] < report["loss"][0]
+    assert "cannot run more than one step per execution" in report["refused"]
+    assert "Received: steps_per_execution=8" in report["refused"]
+
+
 _WORKER = (
     "import json\n"
     "from kerasx import runtime\n"

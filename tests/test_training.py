@@ -357,8 +357,10 @@ def test_generators_with_a_transform_still_go_through_python():
     from kerasx.training import _gathers_in_tensorflow
 
     x = np.zeros((8, 2), "float32")
-    plain = DataGenerator.from_arrays(x, batch_size=4)
-    transformed = DataGenerator.from_arrays(x, batch_size=4, transform=lambda a, b: (a + 1, b))
+    plain = DataGenerator.from_arrays(x, batch_size=4, shuffle=False)
+    transformed = DataGenerator.from_arrays(
+        x, batch_size=4, shuffle=False, transform=lambda a, b: (a + 1, b)
+    )
     assert _gathers_in_tensorflow(plain)
     assert not _gathers_in_tensorflow(transformed)
     with pytest.raises(DataError, match="cannot apply a Python `transform`"):
