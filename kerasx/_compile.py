@@ -330,11 +330,11 @@ def choose_jit_compile(model: Any) -> bool:
     """What `jit_compile="auto"` means for `model` on this machine.
 
     XLA when a GPU is present (as Keras's own "auto"), never on CPU-only machines: measured
-    there (`benchmarks/bench_models.py`), XLA made small convnets about 2x slower per epoch,
-    and while it sped up steady-state epochs of a small MLP, compiling it added several
-    seconds to the first epoch, more than it saves on small data. Pass `jit_compile=True` for
-    long MLP runs on CPU. Never under a distribution strategy, with op determinism enabled, or
-    when a layer does not support XLA.
+    there (`benchmarks/bench_models.py`, 2 cores), compiling made the first epoch of a small
+    MLP and of a small convnet 1.5x-2.3x slower, while steady-state epochs gained 0-16% for
+    the convnet and 20-36% for the MLP: more lost than saved on short runs. Pass
+    `jit_compile=True` for long runs on CPU. Never under a distribution strategy, with op
+    determinism enabled, or when a layer does not support XLA.
 
     Args:
         model: a built `keras.Model`.
