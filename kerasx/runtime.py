@@ -52,10 +52,10 @@ MIXED_POLICIES: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16")
 """The dtype policies `mixed_precision_policy` and `enable_mixed_precision` accept."""
 
 STRATEGIES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
+"""The strategy names `strategy` accepts (a `tf.distribute.Strategy` instance is also fine)."""
 
 _NAMED_STRATEGIES: dict[str, Any] = {}
 """The strategy each name resolved to, so that a name means one instance per process."""
-"""The strategy names `strategy` accepts (a `tf.distribute.Strategy` instance is also fine)."""
 
 
 def devices() -> list[dict[str, Any]]:

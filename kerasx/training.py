@@ -468,7 +468,7 @@ def _targets_of(x: Any) -> Any:
     if isinstance(x, DataGenerator):
         batch = x[0]
         return batch[1] if isinstance(batch, tuple) and len(batch) > 1 else None
-    if isinstance(x, tf.data.Dataset):
+    if _is_dataset(x):
         spec = x.element_spec
         if not isinstance(spec, tuple) or len(spec) < 2:
             return None
@@ -487,7 +487,6 @@ def _batches_per_epoch(
     x: Any, batch_size: int | None, validation_split: float, fit_kwargs: dict[str, Any]
 ) -> int | None:
     """How many batches one epoch of `fit` on `x` has, or None if that is not known."""
-    import tensorflow as tf
 
     steps = fit_kwargs.get("steps_per_epoch")
     if steps is not None:
@@ -495,7 +494,7 @@ def _batches_per_epoch(
     if isinstance(x, keras.utils.PyDataset):
         count = x.num_batches
         return int(count) if count is not None else None
-    if isinstance(x, tf.data.Dataset):
+    if _is_dataset(x):
         count = int(x.cardinality())
         return count if count > 0 else None
     leaves = _numpy_leaves(x)
