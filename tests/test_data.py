@@ -29,6 +29,22 @@ class Recorder(DataGenerator):
         return x, indices.astype("float32")[:, None]
 
 
+class FileRecorder(DataGenerator):
+    """Appends `pid index` lines to a file for every index it loads, from any process."""
+
+    def __init__(self, num_samples: int, folder, **kwargs) -> None:
+        super().__init__(num_samples, **kwargs)
+        self.folder = str(folder)
+
+    def load_batch(self, indices):
+        import os
+
+        with open(os.path.join(self.folder, f"{os.getpid()}.txt"), "a") as log:
+            log.writelines(f"{os.getpid()} {int(i)}\n" for i in indices)
+        x = np.stack([np.full(3, i, dtype="float32") for i in indices])
+        return x, indices.astype("float32")[:, None]
+
+
 class Boom(DataGenerator):
     """Fails on every batch whose first index is >= 8 (module level so processes can pickle it)."""
 
@@ -174,10 +190,14 @@ def test_from_generator_wraps_the_articles_generator_and_recreates_it_each_epoch
             yield np.full((2, 3), i, "float32"), np.full((2, 1), i, "float32")
 
     generator = DataGenerator.from_generator(generate_arrays, steps=4)
-    assert [int(generator[i][1][0, 0]) for i in range(4)] == [0, 1, 2, 3]
+    # The epoch protocol Keras follows: batches 0..steps-1 in order, then on_epoch_end.
+    for epoch in range(3):
+        assert [int(generator[i][1][0, 0]) for i in range(4)] == [0, 1, 2, 3]
+        assert len(calls) == epoch + 1  # one fresh generator per epoch, no more
+        generator.on_epoch_end()
     before = len(calls)
     _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
-    assert len(calls) >= before + 2
+    assert len(calls) >= before + 2  # plus Keras's look at the first batches for the spec
 
 
 def test_to_dataset_has_the_first_batch_spec_and_advances_per_pass():
@@ -230,6 +250,24 @@ def test_process_workers_pickle_batches_across_processes():
 
 
 WORKER_ERROR = r"Boom\.load_batch failed on batch \d+ \(epoch 0, indices .*ValueError: boom"
+
+
+@pytest.mark.slow
+def test_process_workers_load_every_sample_once_per_epoch(tmp_path):
+    import collections
+    import os
+
+    generator = FileRecorder(64, tmp_path, batch_size=8, seed=4, workers=2,
+                             use_multiprocessing=True)
+    _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
+    lines = [line.split() for f in tmp_path.glob("*.txt") for line in f.read_text().splitlines()]
+    in_workers = [int(i) for pid, i in lines if int(pid) != os.getpid()]
+    in_main = [int(i) for pid, i in lines if int(pid) == os.getpid()]
+    # The main process only looks at the first batches (Keras reads 2), for the element spec.
+    assert 0 < len(in_main) <= 16 and len(in_main) % 8 == 0
+    assert sorted(in_main) == sorted(generator.order(0)[: len(in_main)].tolist())
+    assert collections.Counter(in_workers) == {i: 2 for i in range(64)}  # once per epoch
+    assert generator.epoch == 2
 
 
 @pytest.mark.timeout(60)
