@@ -357,7 +357,7 @@ class GeneratorWrapper(DataGenerator):
         self._iterator = None  # the next epoch re-creates the generator
 
     def _spec_rows(self) -> int:
-        return int(self.__dict__.get("_kx_spec_rows", 1))  # the first batch's, as yielded
+        return self._kx_spec_rows  # the first batch's, as yielded
 
     def _summary_line(self) -> str:
         name = getattr(self.fn, "__name__", repr(self.fn))

@@ -205,6 +205,7 @@ class DataGenerator(PyDataset):
         self._kx_order: tuple[int, int, np.ndarray] | None = None
         self._kx_spec: BatchSpec | None = None
         self._kx_spec_batch = -1
+        self._kx_spec_rows = batch_size
         self._kx_fast_key: Any = None
         if type(self) is DataGenerator and self._kx_use_multiprocessing:
             self._check_picklable()
@@ -403,6 +404,11 @@ class DataGenerator(PyDataset):
         whether this generator is a `split()` view of it (for error messages)."""
         return type(self).__name__, indices, False
 
+    def _owner(self) -> str:
+        """Who loads this generator's batches, as error messages name it."""
+        cls, _, view = self._origin(np.empty(0, dtype=np.int64))
+        return f"a split() view of {cls}" if view else cls
+
     def _load_error(self, index: int, indices: np.ndarray, error: Exception) -> DataError:
         cls, source, view = self._origin(indices)
         frames = traceback.extract_tb(error.__traceback__)
@@ -422,11 +428,9 @@ class DataGenerator(PyDataset):
             return
         spec, full_shapes = batch_spec(batch)
         sizes = set(leading_sizes(full_shapes).values())
-        cls, _, view = self._origin(np.empty(0, dtype=np.int64))
-        owner = f"a split() view of {cls}" if view else cls
         if len(sizes) > 1:
             raise DataError(
-                f"Batch {index} of {owner}: all arrays of a batch must have the "
+                f"Batch {index} of {self._owner()}: all arrays of a batch must have the "
                 f"same first (batch) dimension. Received shapes: {full_shapes}. Make load_batch "
                 "return one row per index for x, y and sample_weight."
             )
@@ -440,7 +444,7 @@ class DataGenerator(PyDataset):
         difference = first_difference(spec, reference, full_shapes)
         if difference is not None:
             raise DataError(
-                f"Batch {index} of {owner} does not match the first batch loaded "
+                f"Batch {index} of {self._owner()} does not match the first batch loaded "
                 f"(batch {self._kx_spec_batch}): {difference}. Every batch must have the same "
                 "structure, dtypes and shapes except the batch dimension; make load_batch "
                 "return the same kind of arrays for every batch."
@@ -648,7 +652,7 @@ class DataGenerator(PyDataset):
             warnings.warn(
                 "DataGenerator.from_arrays(x) without targets shuffles its samples (shuffle=True "
                 "is the default), so `model.predict` on it returns predictions in a shuffled "
-                "order. Pass shuffle=False to predict; to train on `x` alone, pass "
+                "order. Pass shuffle=False to predict; to train on `x` alone, keep "
                 "shuffle=True and filter this warning.",
                 UserWarning,
                 stacklevel=2,
