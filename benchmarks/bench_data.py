@@ -8,21 +8,32 @@
    time (user + system) of the same epochs, which this machine's slow spells do not inflate
    the way they inflate wall time, and plain `model.fit` on the same generator (Keras's
    PyDataset bridge, a Python call per batch).
-2. A CPU-heavy `load_batch` (about 20 ms of single-threaded NumPy work per batch): epoch time with
-   `workers=2` (threads) against `workers=1`. Goal: at least 1.8x faster on 2 cores. Two
-   reference rows put it in context: the same batches loaded by 2 plain threads against 1,
-   with no `fit` (how far the work itself scales on this machine), and a `workers=2` epoch
-   whose `load_batch` does no NumPy rounds (what `fit` and Keras's queue cost on their own).
-3. Resident memory of the main process over 50 epochs with 2 thread workers: growth after
-   epoch 2. Goal: less than 5%.
+2. A CPU-heavy `load_batch` (about 20 ms of single-threaded NumPy work per batch, calibrated in
+   rounds of about 0.5 ms): epoch time with `workers=2` (threads) against `workers=1`, through
+   `kerasx.models.compile` + `kerasx.fit`. Goal: at least 1.8x faster on 2 cores. Reference
+   rows: the same batches loaded by 2 plain threads against 1 with no `fit` (how far the work
+   itself scales here); a `workers=2` epoch whose `load_batch` does no NumPy rounds (what
+   `fit` and the feeding cost on their own); the same two epochs Keras's way (`model.compile`
+   + `model.fit`, Keras's `PyDataset` path and queue); and the `workers=1` epoch of the two
+   ways. Each way runs in fresh child processes, kerasx, Keras, Keras, kerasx, and the rows
+   show medians over them. They are separate processes because Keras feeds a `PyDataset`
+   through `tf.data.Dataset.from_generator`. Building one makes TensorFlow 2.21 set glibc's
+   `M_MMAP_THRESHOLD` to 128 KiB for the rest of the process. After that every NumPy array of
+   128 KiB or more (this work's are 400 KB) is a fresh `mmap` that page-faults as it is
+   written, so one Keras fit would slow every later measurement in the process.
+3. Resident memory over 50 epochs with 2 thread workers, generator with a Python `transform`:
+   growth after epoch 2, through `kerasx.fit` (goal: less than 5%) and, for reference, through
+   `model.fit`. Each in a fresh child process.
 
 Run `python benchmarks/bench_data.py [--quick]`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -131,31 +142,31 @@ def _heavy_class():
     from kerasx.data import DataGenerator
 
     class HeavyGenerator(DataGenerator):
-        """About `work_ms` of NumPy ufunc work per batch (ufuncs release the GIL)."""
+        """`rounds` rounds of NumPy ufunc work per batch (ufuncs release the GIL)."""
 
         def __init__(self, num_samples: int, *, rounds: int, **kwargs) -> None:
             super().__init__(num_samples, **kwargs)
             self.rounds = rounds
-            self.base = np.linspace(0.0, 1.0, 250_000)
+            self.base = np.linspace(0.0, 1.0, 50_000)
 
         def load_batch(self, indices):
             values = self.base + float(indices[0])
             for _ in range(self.rounds):
                 values = np.sqrt(np.sin(values) ** 2 + 1.0)
-            features = np.resize(values[:16].astype("float32"), (len(indices), 16))
+            features = np.resize(np.sin(values[:16]).astype("float32"), (len(indices), 16))
             return features, features[:, :1]
 
     return HeavyGenerator
 
 
 def _calibrate_rounds(target_s: float = 0.020) -> int:
-    """Rounds of the heavy loop that take about `target_s` on this machine."""
+    """Rounds of the heavy loop that take about `target_s` on this machine (about 0.5 ms each)."""
     import numpy as np
 
     heavy = _heavy_class()(8, rounds=1, batch_size=8, seed=0)
     indices = np.arange(8)
     samples = []
-    for _ in range(5):
+    for _ in range(21):
         start = time.perf_counter()
         heavy.load_batch(indices)
         samples.append(time.perf_counter() - start)
@@ -178,59 +189,116 @@ def _threaded_seconds(generator, batches: int, threads: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_workers(quick: bool) -> list[Row]:
+def _worker_epochs(feed: str, batches: int, repeats: int) -> dict[str, float]:
+    """Median second-epoch times of the heavy generator, in this process (see `bench_workers`).
+
+    `feed` "kerasx": `kerasx.models.compile` + `kerasx.fit`, which loads the batches on
+    tf.data threads. "keras": `model.compile` + `model.fit`, Keras's `PyDataset` path (its
+    queue for `workers=2`).
+    """
     import keras
 
-    batches = 30 if quick else 100
-    rounds = _calibrate_rounds()
+    import kerasx
+    from kerasx import models
+
+    rounds = _calibrate_rounds()  # before any fit, see the module docstring
     heavy = _heavy_class()
     model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    one = heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=1)
-    two = heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=2)
-    idle = heavy(batches * 8, rounds=0, batch_size=8, seed=0, workers=2)
+    if feed == "kerasx":
+        models.compile(model, optimizer="sgd", loss="mse")
+    else:
+        model.compile(optimizer="sgd", loss="mse")
+    generators = {
+        "workers=1": heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=1),
+        "workers=2": heavy(batches * 8, rounds=rounds, batch_size=8, seed=0, workers=2),
+        "idle": heavy(batches * 8, rounds=0, batch_size=8, seed=0, workers=2),
+    }
     times: list[float] = []
+    samples: dict[str, list[float]] = {name: [] for name in [*generators, "1 thread", "2 threads"]}
+    for _ in range(repeats):
+        for name, generator in generators.items():
+            times.clear()
+            if feed == "kerasx":
+                kerasx.fit(model, generator, epochs=2, verbose=0, callbacks=[epoch_timer(times)])
+            else:
+                model.fit(
+                    generator, epochs=2, verbose=0, shuffle=False, callbacks=[epoch_timer(times)]
+                )
+            samples[name].append(times[-1])  # the second epoch: workers and tracing are warm
+        samples["1 thread"].append(_threaded_seconds(generators["workers=1"], batches, 1))
+        samples["2 threads"].append(_threaded_seconds(generators["workers=1"], batches, 2))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians["rounds"] = rounds
+    return medians
 
-    def epoch_seconds(generator) -> float:
-        times.clear()
-        model.fit(generator, epochs=2, verbose=0, shuffle=False, callbacks=[epoch_timer(times)])
-        return times[-1]  # the second epoch: workers and tracing are warm
 
-    serial, parallel, overhead, plain_one, plain_two = [], [], [], [], []
-    for _ in range(3):
-        serial.append(epoch_seconds(one))
-        parallel.append(epoch_seconds(two))
-        overhead.append(epoch_seconds(idle))
-        plain_one.append(_threaded_seconds(one, batches, 1))
-        plain_two.append(_threaded_seconds(one, batches, 2))
-    serial_s, parallel_s = statistics.median(serial), statistics.median(parallel)
+def _child_worker_epochs(feed: str, batches: int, repeats: int) -> dict[str, float]:
+    """`_worker_epochs` in a fresh Python process (see the module docstring for why)."""
+    child = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--workers", feed, str(batches), str(repeats)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def bench_workers(quick: bool) -> list[Row]:
+    batches = 30 if quick else 100
+    repeats = 2 if quick else 3
+    runs: dict[str, list[dict[str, float]]] = {"kerasx": [], "keras": []}
+    for feed in ["kerasx", "keras", "keras", "kerasx"]:
+        runs[feed].append(_child_worker_epochs(feed, batches, repeats))
+
+    def median(feed: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[feed])
+
+    ours, theirs = "kerasx", "keras"
+    rounds = sorted({int(run["rounds"]) for feed in runs for run in runs[feed]})
+    work = f"{batches} batches x ~20 ms NumPy ({'/'.join(map(str, rounds))} rounds)"
     return [
         ratio_row(
-            f"epoch of {batches} batches x ~20 ms NumPy, workers=2 threads vs workers=1",
-            serial_s,
-            parallel_s,
+            f"epoch of {work}, workers=2 threads vs workers=1, kerasx.fit",
+            median(ours, "workers=1"),
+            median(ours, "workers=2"),
             goal_ratio=1.8,
             higher_is_better=True,
-            unit="s",
             anchor_name="workers=2",
-            note="kerasx column: workers=1; ratio is the speed-up",
+            note="kerasx column: workers=1; ratio is the speed-up; kerasx.models.compile",
         ),
         ratio_row(
-            f"the same {batches} batches loaded by plain threads, no fit: 2 threads vs 1",
-            statistics.median(plain_one),
-            statistics.median(plain_two),
+            "the same batches loaded by plain threads, no fit: 2 threads vs 1",
+            median(ours, "1 thread"),
+            median(ours, "2 threads"),
             goal_ratio=None,
             higher_is_better=True,
             anchor_name="2 threads",
-            note="ratio is the speed-up of the work alone",
+            note="ratio is the speed-up of the work alone, in the kerasx.fit processes",
         ),
         ratio_row(
             "workers=2 epoch whose load_batch does no NumPy rounds vs the workers=2 epoch above",
-            statistics.median(overhead),
-            parallel_s,
+            median(ours, "idle"),
+            median(ours, "workers=2"),
             goal_ratio=None,
             anchor_name="workers=2, ~20 ms per batch",
-            note="what fit and Keras's queue cost on their own",
+            note="what kerasx.fit and its feeding cost on their own",
+        ),
+        ratio_row(
+            "the same, Keras's way: model.compile + model.fit, workers=2 vs workers=1",
+            median(theirs, "workers=1"),
+            median(theirs, "workers=2"),
+            goal_ratio=None,
+            higher_is_better=True,
+            anchor_name="workers=2",
+            note=f"idle workers=2 epoch {median(theirs, 'idle'):.2f} s (kerasx.fit "
+            f"{median(ours, 'idle'):.2f} s)",
+        ),
+        ratio_row(
+            "workers=1 epoch: kerasx.fit vs model.fit (other processes, see docstring)",
+            median(ours, "workers=1"),
+            median(theirs, "workers=1"),
+            goal_ratio=None,
+            anchor_name="model.fit",
+            note="includes Keras's from_generator setting M_MMAP_THRESHOLD; workers=2: "
+            f"{median(ours, 'workers=2'):.2f} s vs {median(theirs, 'workers=2'):.2f} s",
         ),
     ]
 
@@ -240,17 +308,29 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def bench_memory(quick: bool) -> Row:
+def _memory_rss(feed: str, epochs: int) -> list[int]:
+    """RSS after each of `epochs` epochs with 2 thread workers, in this process.
+
+    `feed` "kerasx": `kerasx.fit` on a generator with a Python `transform`, which it loads on
+    tf.data threads. "keras": `model.fit` on the same generator, through Keras's queue.
+    """
     import keras
     import numpy as np
 
+    import kerasx
     from kerasx.data import DataGenerator
 
-    epochs = 12 if quick else 50
     rng = np.random.default_rng(0)
     x = rng.random((4096, 64), dtype=np.float32)
     y = rng.random((4096, 1), dtype=np.float32)
-    generator = DataGenerator.from_arrays(x, y, batch_size=64, seed=0, workers=2)
+
+    def jitter(x_batch, y_batch):
+        noise = np.random.default_rng(int(x_batch[0, 0] * 1e6)).normal(0, 0.01, x_batch.shape)
+        return (x_batch + noise).astype("float32"), y_batch
+
+    generator = DataGenerator.from_arrays(
+        x, y, batch_size=64, seed=0, workers=2, transform=jitter
+    )
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     rss: list[int] = []
@@ -259,17 +339,35 @@ def bench_memory(quick: bool) -> Row:
         def on_epoch_end(self, epoch, logs=None):
             rss.append(_rss_bytes())
 
-    model.fit(generator, epochs=epochs, verbose=0, shuffle=False, callbacks=[Recorder()])
-    after_two = rss[1]
-    last = statistics.median(rss[-3:])
-    return ratio_row(
-        f"RSS after {epochs} epochs vs after epoch 2 (workers=2 threads)",
-        last / 2**20,
-        after_two / 2**20,
-        goal_ratio=1.05,
-        unit="MiB",
-        anchor_name="after epoch 2",
-    )
+    if feed == "kerasx":
+        kerasx.fit(model, generator, epochs=epochs, verbose=0, callbacks=[Recorder()])
+    else:
+        model.fit(generator, epochs=epochs, verbose=0, shuffle=False, callbacks=[Recorder()])
+    return rss
+
+
+def bench_memory(quick: bool) -> list[Row]:
+    epochs = 12 if quick else 50
+    rows = []
+    for feed, goal in [("kerasx", 1.05), ("keras", None)]:
+        child = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--memory", feed, str(epochs)],
+            capture_output=True, text=True, check=True,
+        )
+        rss = json.loads(child.stdout.strip().splitlines()[-1])
+        how = "kerasx.fit" if feed == "kerasx" else "model.fit, Keras's queue"
+        rows.append(
+            ratio_row(
+                f"RSS after {epochs} epochs vs after epoch 2 (workers=2 threads, {how})",
+                statistics.median(rss[-3:]) / 2**20,
+                rss[1] / 2**20,
+                goal_ratio=goal,
+                unit="MiB",
+                anchor_name="after epoch 2",
+                note="a fresh process; the generator has a Python transform",
+            )
+        )
+    return rows
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -285,7 +383,7 @@ def run(quick: bool = False) -> list[Row]:
     if here not in sys.path:
         sys.path.insert(0, here)
     start = time.perf_counter()
-    rows = [*bench_fit_vs_tfdata(quick), *bench_workers(quick), bench_memory(quick)]
+    rows = [*bench_fit_vs_tfdata(quick), *bench_workers(quick), *bench_memory(quick)]
     rows[-1].note = (rows[-1].note + " " if rows[-1].note else "") + (
         f"(all data benchmarks took {time.perf_counter() - start:.0f} s)"
     )
@@ -293,4 +391,9 @@ def run(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    print(format_table(run(quick="--quick" in sys.argv)))
+    if sys.argv[1:2] == ["--workers"]:  # the child process of `_child_worker_epochs`
+        print(json.dumps(_worker_epochs(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    elif sys.argv[1:2] == ["--memory"]:  # the child process of `bench_memory`
+        print(json.dumps(_memory_rss(sys.argv[2], int(sys.argv[3]))))
+    else:
+        print(format_table(run(quick="--quick" in sys.argv)))

@@ -103,7 +103,7 @@ class ArrayGenerator(DataGenerator):
 
     def __getstate__(self) -> dict[str, Any]:
         # Worker processes get the arrays, not the TensorFlow copy `tensor_dataset` keeps.
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.pop("_kx_tensors", None)
         state.pop("_kx_datasets", None)
         return state
@@ -318,7 +318,7 @@ class GeneratorWrapper(DataGenerator):
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state["_iterator"] = None  # a live generator cannot cross processes; each re-creates it
         state["_position"] = 0
         del state["_lock"]

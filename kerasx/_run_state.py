@@ -182,6 +182,7 @@ class RunContext:
         step_offset: steps of the current epoch trained before this call (resuming a
             mid-epoch state), else 0.
         saved_mid_epoch: the steps of the mid-epoch state SIGTERM saved, else 0.
+        threads: whether `fit` feeds `generator` through its `_threaded_dataset()`.
         checkpoints: the `Checkpoint` callbacks that write mid-epoch states.
         stopped_early: whether an `EarlyStopping` ended the run.
         failed: why training failed (a NaN loss), or None.
@@ -199,6 +200,7 @@ class RunContext:
     mid_epoch: bool = False
     step_offset: int = 0
     saved_mid_epoch: int = 0
+    threads: bool = False
     checkpoints: list[Any] = field(default_factory=list)
     stopped_early: bool = False
     failed: str | None = None

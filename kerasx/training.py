@@ -309,18 +309,35 @@ class _RemainingBatches(keras.utils.PyDataset):
 
 
 class _GeneratorEpochs(keras.callbacks.Callback):
-    """Advance an array `DataGenerator`'s epoch when `fit` feeds it as a `tf.data` pipeline.
+    """Call a `DataGenerator`'s epoch hooks when `fit` feeds it as a `tf.data` pipeline.
 
-    Keras calls a `PyDataset`'s `on_epoch_end` before the callbacks' `on_epoch_end`; this
-    callback goes first in the list, so checkpoints see the same generator state either way.
+    Keras calls a `PyDataset`'s `on_epoch_begin` and `on_epoch_end` itself, but not those of
+    a pipeline made from one (`tensor_dataset()`, `_threaded_dataset()`). A training generator
+    gets them at each epoch's start and end, a validation generator around each evaluation.
+    Keras ends a `PyDataset`'s epoch before the callbacks' `on_epoch_end`; this callback goes
+    first in the list, so checkpoints see the same generator state either way.
     """
 
-    def __init__(self, generator: Any) -> None:
+    def __init__(self, generator: Any, *, validation: bool = False) -> None:
         super().__init__()
         self.generator = generator
+        self.validation = validation
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.validation:
+            self.generator.on_epoch_begin()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.generator.set_state({**self.generator.get_state(), "epoch": self.generator.epoch + 1})
+        if not self.validation:
+            self.generator.on_epoch_end()
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.validation:
+            self.generator.on_epoch_begin()
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.validation:
+            self.generator.on_epoch_end()
 
 
 def _gathers_in_tensorflow(x: Any) -> bool:
@@ -418,11 +435,32 @@ def _skips_batches(x: Any, fit_kwargs: dict[str, Any]) -> bool:
     return _gathers_in_tensorflow(x) or bool(getattr(x, "_random_access", False))
 
 
-def _remaining_input(x: Any, skip: int) -> Any:
+def _remaining_input(x: Any, skip: int, *, threads: bool) -> Any:
     """The batches of `x`'s current epoch from `skip` on (see `_skips_batches`)."""
     if _gathers_in_tensorflow(x):
         return x.tensor_dataset(skip_batches=skip)
+    if threads:
+        return x._threaded_dataset(skip_batches=skip)
     return _RemainingBatches(x, skip)
+
+
+def _feeds_in_threads(x: Any, model: Any) -> bool:
+    """Whether `fit` feeds the `DataGenerator` `x` through its `_threaded_dataset()`.
+
+    That is a random-access generator using threads (or none), outside a multi-worker
+    strategy (which keeps Keras's own feeding of a `PyDataset`), with a batch structure
+    tensors can hold. Process workers stay with Keras's queue.
+    """
+    from kerasx.data import DataGenerator
+
+    return (
+        isinstance(x, DataGenerator)
+        and x._random_access
+        and not x.use_multiprocessing
+        and not _gathers_in_tensorflow(x)
+        and not _is_multi_worker(model)
+        and x._threaded_dataset() is not None
+    )
 
 
 def _is_dataset(x: Any) -> bool:
@@ -895,10 +933,19 @@ def fit(
         # shuffle would draw from Python's global RNG, which resume cannot replay.
         fit_kwargs.setdefault("shuffle", False)
         run.mid_epoch = folder is not None and _skips_batches(x, fit_kwargs)
-        if _gathers_in_tensorflow(x) and "steps_per_epoch" not in fit_kwargs:
-            # Same batches, same order, without a Python call per batch (see _GeneratorEpochs).
-            extra_callbacks.append(_GeneratorEpochs(x))
-            x = x.tensor_dataset()
+        if "steps_per_epoch" not in fit_kwargs:
+            if _gathers_in_tensorflow(x):
+                # Same batches, same order, without a Python call per batch.
+                extra_callbacks.append(_GeneratorEpochs(x))
+                x = x.tensor_dataset()
+            elif _feeds_in_threads(x, model):
+                # Same batches, same order, loaded by `workers` tf.data threads.
+                run.threads = True
+                extra_callbacks.append(_GeneratorEpochs(x))
+                x = x._threaded_dataset()
+    if _feeds_in_threads(validation_data, model):
+        extra_callbacks.append(_GeneratorEpochs(validation_data, validation=True))
+        validation_data = validation_data._threaded_dataset()
     checkpoints = [cb for cb in callback_list if isinstance(cb, Checkpoint)]
     run.checkpoints = checkpoints
     for callback in callback_list:
@@ -973,7 +1020,7 @@ def fit(
     if run.step_offset:
         # Finish the epoch SIGTERM cut short (its first steps are in the state), then go on
         # from that epoch's end state like any resumed run.
-        train_input = _remaining_input(run.generator, run.step_offset)
+        train_input = _remaining_input(run.generator, run.step_offset, threads=run.threads)
         last_epoch = initial_epoch + 1
         _build_metrics(model, run.generator[run.step_offset])
     fit_steps_per_execution(

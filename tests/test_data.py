@@ -54,9 +54,9 @@ class Boom(DataGenerator):
         return np.zeros((len(indices), 3), "float32"), np.zeros((len(indices), 1), "float32")
 
 
-def _tiny_regressor(inputs: int = 3):
+def _tiny_regressor(inputs: int = 3, optimizer: str = "sgd"):
     model = keras.Sequential([keras.Input((inputs,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer=optimizer, loss="mse")
     return model
 
 
@@ -232,6 +232,90 @@ def test_thread_workers_load_every_sample_once_per_epoch():
     loaded = generator.loaded[16:]  # after the two spec batches
     assert sorted(loaded[:96]) == list(range(96)) and sorted(loaded[96:]) == list(range(96))
     assert generator.epoch == 2
+
+
+class Overlap(DataGenerator):
+    """Sleeps 20 ms per batch and records how many batches load at once, and where."""
+
+    def __init__(self, num_samples: int, **kwargs) -> None:
+        super().__init__(num_samples, **kwargs)
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+        self.threads: set[int] = set()
+
+    def load_batch(self, indices):
+        import time
+
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threading.get_ident())
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return indices.astype("float32")[:, None].repeat(3, axis=1), indices[:, None] * 1.0
+
+
+@pytest.fixture
+def from_generator_calls(monkeypatch):
+    """How many times `tf.data.Dataset.from_generator` was called (each call goes through)."""
+    import tensorflow as tf
+
+    calls: list[int] = []
+    real = tf.data.Dataset.from_generator
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tf.data.Dataset, "from_generator", staticmethod(counted))
+    return calls
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kerasx_fit_loads_on_workers_threads_without_from_generator(workers, from_generator_calls):
+    import kerasx
+
+    generator = Overlap(64, batch_size=8, seed=2, workers=workers)
+    expected = [sorted(generator.order(e).tolist()) for e in (0, 1)]
+    kerasx.fit(_tiny_regressor(optimizer="adam"), generator, epochs=2, progress=False)
+    assert generator.epoch == 2
+    assert generator.most == workers  # `workers` batches load at once, never more
+    assert generator.threads - {threading.get_ident()}  # on tf.data's threads
+    assert from_generator_calls == []
+    # The pipeline gives exactly the generator's batches, in order, for the current epoch.
+    batches = [tuple(b) for b in generator._threaded_dataset()]
+    assert [b[1].numpy()[:, 0].astype(int).tolist() for b in batches] == [
+        b.tolist() for b in _epoch_batches(generator)
+    ]
+    assert sorted(generator.order(0).tolist()) == expected[0]
+    # Keras's own path, for contrast, builds a from_generator dataset.
+    _tiny_regressor().fit(generator, epochs=1, shuffle=False, verbose=0)
+    assert len(from_generator_calls) >= 1
+
+
+def test_a_generator_pickles_after_kerasx_fit_fed_it_on_threads(tmp_path):
+    import pickle
+
+    import kerasx
+
+    generator = FileRecorder(32, tmp_path, batch_size=8, seed=0, workers=2)
+    kerasx.fit(_tiny_regressor(optimizer="adam"), generator, epochs=1, progress=False)
+    assert generator.__dict__.get("_kx_thread_datasets")  # kept for the next fit
+    copy = pickle.loads(pickle.dumps(generator))
+    assert "_kx_thread_datasets" not in copy.__dict__
+    assert copy.epoch == 1 and copy[0][1].tolist() == generator[0][1].tolist()
+
+
+def test_kerasx_fit_feeds_a_validation_generator_and_advances_it_per_evaluation():
+    import kerasx
+
+    train = Recorder(48, batch_size=8, seed=1, workers=2)
+    val = Recorder(16, batch_size=8, seed=1, shuffle=False)
+    model = _tiny_regressor(optimizer="adam")
+    history = kerasx.fit(model, train, validation_data=val, epochs=2, progress=False)
+    assert (train.epoch, val.epoch) == (2, 2)
+    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(val, verbose=0))
 
 
 @pytest.mark.slow

@@ -42,10 +42,10 @@ class _Sigterm(keras.callbacks.Callback):
 
 
 class _Digits(DataGenerator):
-    """A random-access subclass: Keras feeds it through its PyDataset path."""
+    """A random-access subclass: kerasx.fit loads its batches on tf.data threads."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        super().__init__(len(x), batch_size=32, seed=11)
+    def __init__(self, x: np.ndarray, y: np.ndarray, workers: int = 1) -> None:
+        super().__init__(len(x), batch_size=32, seed=11, workers=workers)
         self.x, self.y = x, y
 
     def load_batch(self, indices: np.ndarray) -> Any:
@@ -91,7 +91,7 @@ def _train(kind: str, run_dir: Path, extra: list[Any]) -> tuple[kerasx.History, 
         if kind == "from_arrays":
             data = DataGenerator.from_arrays(x[:split], y[:split], batch_size=32, seed=11)
         else:
-            data = _Digits(x[:split], y[:split])
+            data = _Digits(x[:split], y[:split], workers=2 if kind == "subclass, 2 workers" else 1)
         history = kerasx.fit(model, data, validation_data=(x[split:], y[split:]), **options)
     return history, model
 
@@ -116,7 +116,7 @@ def _assert_same_run(ours: tuple[kerasx.History, keras.Model], reference: Any) -
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["arrays", "from_arrays", "subclass"])
+@pytest.mark.parametrize("kind", ["arrays", "from_arrays", "subclass", "subclass, 2 workers"])
 def test_sigterm_mid_epoch_saves_that_boundary_and_resume_is_exact(
     tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
