@@ -331,7 +331,7 @@ def choose_jit_compile(model: Any) -> bool:
 
     XLA when a GPU is present (as Keras's own "auto"), never on CPU-only machines: measured
     there (`benchmarks/bench_models.py`, 2 cores), compiling made the first epoch of a small
-    MLP and of a small convnet 1.5x-2.3x slower, while steady-state epochs gained 0-16% for
+    MLP and of a small convnet 1.4x-2.3x slower, while steady-state epochs gained 0-16% for
     the convnet and 20-36% for the MLP: more lost than saved on short runs. Pass
     `jit_compile=True` for long runs on CPU. Never under a distribution strategy, with op
     determinism enabled, or when a layer does not support XLA.

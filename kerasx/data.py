@@ -6,7 +6,10 @@ are reproducible and resumable, the partial last batch (or dropping it), checks 
 has the structure, shapes and dtypes of the first one, and errors that name the batch.
 
 `fit`, `evaluate` and `predict` accept a `DataGenerator` directly, with the usual `PyDataset`
-options `workers`, `use_multiprocessing` and `max_queue_size`.
+options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit` feeds it to Keras
+as a `tf.data` pipeline instead, whose `workers` threads call `load_batch` (process workers
+keep Keras's queue): faster, and it keeps TensorFlow's `from_generator` out of the process (see
+`DataGenerator._threaded_dataset`).
 
 Example:
 
@@ -43,7 +46,7 @@ import math
 import numbers
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -545,47 +548,66 @@ class DataGenerator(PyDataset):
         """A `tf.data.Dataset` over this generator's batches, with prefetching.
 
         The element spec is taken from the first batch (batch dimension `None`). Each full pass
-        over the dataset is one epoch: the next pass uses the next permutation. Batches are
-        loaded in order on tf.data's thread; `workers` is not used.
+        over the dataset is one epoch: it calls `on_epoch_begin()` first and `on_epoch_end()`
+        once its last batch is loaded, so the next pass uses the next permutation. `workers`
+        tf.data threads load the batches in parallel (one at a time for `from_generator`), and
+        the batches come out in order. It uses no `tf.data.Dataset.from_generator` (see the
+        README's notes on it).
 
         Returns:
             A `tf.data.Dataset` of batches.
+
+        Raises:
+            DataError: if a value in the first batch has no tensor dtype (such as NumPy
+                dates). NumPy strings come out as bytes.
         """
         import tensorflow as tf
 
-        first = self[0]
+        loader = self._batch_loader()
+        if loader is None:
+            kinds = sorted({str(np.asarray(v).dtype) for v in _leaves(_as_tuples(self[0]))})
+            raise DataError(
+                f"to_dataset() needs batches of numbers, booleans or strings; batch 0 of "
+                f"{self._owner()} holds dtypes {kinds}. Return numbers, booleans or strings "
+                "from load_batch (e.g. dates as `a.astype('int64')`)."
+            )
 
-        def to_spec(value: Any) -> Any:
-            array = np.asarray(value)
-            return tf.TensorSpec((None, *array.shape[1:]), tf.as_dtype(array.dtype))
-
-        signature = tf.nest.map_structure(to_spec, _as_tuples(first))
-
-        def passes() -> Iterator[Any]:
+        def begin() -> np.int64:
             self.on_epoch_begin()
-            for i in range(len(self)):
-                yield _as_tuples(self[i])
-            self.on_epoch_end()
+            return np.int64(0)
 
-        dataset = tf.data.Dataset.from_generator(passes, output_signature=signature)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        def end() -> np.int64:
+            self.on_epoch_end()
+            return np.int64(0)
+
+        def after(hook: Callable[[], np.int64], stop: int) -> Callable[[Any], Any]:
+            def batches(_: Any) -> Any:
+                # The hook's result (0) starts the range, so it runs before any batch loads.
+                first = tf.numpy_function(hook, [], tf.int64, stateful=True)
+                return loader(tf.data.Dataset.range(first, stop))
+
+            return batches
+
+        one = tf.data.Dataset.range(1)
+        passes = one.flat_map(after(begin, len(self))).concatenate(one.flat_map(after(end, 0)))
+        return self._with_options(passes.prefetch(self.max_queue_size))
 
     def _threaded_dataset(self, *, skip_batches: int = 0) -> tf.data.Dataset | None:
         """The batches of each epoch as a `tf.data` pipeline, loaded by `workers` threads.
 
-        `kerasx.fit` trains on this instead of the generator itself when the generator is
-        random-access and uses threads. `workers` tf.data threads call `self[i]` in parallel
-        and the batches come out in order, as from Keras's queue. Each pass is one epoch, in
-        the order `order()` gives for `epoch` when the pass starts. Nothing here advances
-        `epoch`: call `on_epoch_begin()` and `on_epoch_end()` around each pass, as `kerasx.fit`
-        does from a callback.
+        `kerasx.fit` trains on this instead of the generator itself when the generator uses
+        threads (or no workers). `workers` tf.data threads call `self[i]` in parallel (one
+        at a time for `from_generator`, which yields in order) and the batches come out in
+        order, as from Keras's queue. Each pass is one epoch, in the order `order()` gives
+        for `epoch` while it runs. Nothing here advances `epoch`: call `on_epoch_begin()` and
+        `on_epoch_end()` around each pass, as `kerasx.fit` does from a callback.
 
         Keras feeds a `PyDataset` through `tf.data.Dataset.from_generator`, which is slower.
         It costs about 3 ms per batch here, against under 1 ms. Building one also makes
         TensorFlow 2.21 fix glibc's `M_MMAP_THRESHOLD` at 128 KiB for the whole process, a
-        workaround for a memory leak on Python 3.11. After that every NumPy array of 128 KiB
-        or more is a fresh `mmap` whose pages fault in as they are first written. This
-        pipeline builds no `from_generator`.
+        workaround for a memory leak on Python 3.11. After that every allocation of 128 KiB
+        or more, NumPy's and TensorFlow's own tensors alike, is a fresh `mmap` whose pages
+        fault in as they are first written. This pipeline builds no `from_generator`.
 
         Args:
             skip_batches: leave out the first batches of each pass (`kerasx.fit` uses it to
@@ -593,32 +615,52 @@ class DataGenerator(PyDataset):
 
         Returns:
             A `tf.data.Dataset` of batches with the structure, dtypes and shapes of batch 0
-            (loaded here, once per generator), batch dimension `None`. Returns None when a
-            batch holds something a tensor cannot (such as Python objects or NumPy unicode
-            strings); feed the generator itself then.
+            (loaded once per generator), batch dimension `None`. Returns None when a batch
+            holds something with no tensor dtype (such as NumPy dates); feed the generator
+            itself then.
         """
         import tensorflow as tf
 
+        loader = self._batch_loader()
+        if loader is None:
+            return None
         skip_batches = min(max(0, int(skip_batches)), len(self))
         datasets = self.__dict__.setdefault("_kx_thread_datasets", {})
         if skip_batches not in datasets:
-            datasets[skip_batches] = self._build_threaded_dataset(tf, skip_batches)
+            batches = loader(tf.data.Dataset.range(skip_batches, len(self)))
+            datasets[skip_batches] = self._with_options(batches.prefetch(self.max_queue_size))
         return datasets[skip_batches]
 
-    def _build_threaded_dataset(self, tf: Any, skip_batches: int) -> tf.data.Dataset | None:
+    def _batch_loader(self) -> Callable[[tf.data.Dataset], tf.data.Dataset] | None:
+        """A function from a dataset of batch positions to the dataset of those batches,
+        loaded by `workers` threads in order; None if a batch has no tensor form.
+
+        Loads batch 0 the first time, for the element spec.
+        """
+        import tensorflow as tf
+
+        cached = self.__dict__.get("_kx_thread_datasets", {}).get("loader", False)
+        if cached is not False:
+            return cached
         first = _as_tuples(self[0])
         try:
             specs = [
                 tf.TensorSpec((None, *leaf.shape[1:]) if leaf.ndim else (), leaf.dtype)
-                for leaf in (np.asarray(value) for value in tf.nest.flatten(first))
+                for leaf in (np.asarray(value) for value in _leaves(first))
             ]
-        except TypeError:  # e.g. an object or unicode array: no tensor dtype
-            return None
+        except TypeError:  # e.g. NumPy dates: no tensor dtype
+            specs = None
+        loader = None if specs is None else self._make_loader(tf, first, specs)
+        self.__dict__.setdefault("_kx_thread_datasets", {})["loader"] = loader
+        return loader
+
+    def _make_loader(
+        self, tf: Any, first: Any, specs: list[Any]
+    ) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
         dtypes = [spec.dtype for spec in specs]
 
         def load(index: np.int64) -> list[np.ndarray]:
-            batch = _as_tuples(self[int(index)])
-            return [np.asarray(value) for value in tf.nest.flatten(batch)]
+            return [np.asarray(value) for value in _leaves(_as_tuples(self[int(index)]))]
 
         def element(index: Any) -> Any:
             values = tf.numpy_function(load, [index], dtypes, stateful=True)
@@ -626,10 +668,18 @@ class DataGenerator(PyDataset):
                 value.set_shape(spec.shape)
             return tf.nest.pack_sequence_as(first, values)
 
-        dataset = tf.data.Dataset.range(skip_batches, len(self)).map(
-            element, num_parallel_calls=self.workers, deterministic=True
-        )
-        dataset = dataset.prefetch(self.max_queue_size)
+        # A generator that is not random-access (from_generator) reads its batches in order.
+        parallel = self.workers if self._random_access else 1
+
+        def loader(positions: tf.data.Dataset) -> tf.data.Dataset:
+            return positions.map(element, num_parallel_calls=parallel, deterministic=True)
+
+        return loader
+
+    @staticmethod
+    def _with_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        import tensorflow as tf
+
         options = tf.data.Options()
         # The pipeline calls into this Python object, which TensorFlow cannot serialise; a
         # strategy splitting batches across replicas must not try to.
@@ -783,3 +833,10 @@ def _as_tuples(batch: Any) -> Any:
     if isinstance(batch, dict):
         return {key: _as_tuples(value) for key, value in batch.items()}
     return batch
+
+
+def _leaves(batch: Any) -> list[Any]:
+    """The arrays of a batch, in `tf.nest`'s order (dict keys sorted)."""
+    import tensorflow as tf
+
+    return list(tf.nest.flatten(batch))

@@ -447,15 +447,14 @@ def _remaining_input(x: Any, skip: int, *, threads: bool) -> Any:
 def _feeds_in_threads(x: Any, model: Any) -> bool:
     """Whether `fit` feeds the `DataGenerator` `x` through its `_threaded_dataset()`.
 
-    That is a random-access generator using threads (or none), outside a multi-worker
-    strategy (which keeps Keras's own feeding of a `PyDataset`), with a batch structure
-    tensors can hold. Process workers stay with Keras's queue.
+    That is a generator using threads (or none), outside a multi-worker strategy (which
+    keeps Keras's own feeding of a `PyDataset`), with a batch structure tensors can hold.
+    Process workers stay with Keras's queue.
     """
     from kerasx.data import DataGenerator
 
     return (
         isinstance(x, DataGenerator)
-        and x._random_access
         and not x.use_multiprocessing
         and not _gathers_in_tensorflow(x)
         and not _is_multi_worker(model)

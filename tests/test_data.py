@@ -212,6 +212,52 @@ def test_to_dataset_has_the_first_batch_spec_and_advances_per_pass():
     assert second.tolist() == generator.order(1).tolist() and generator.epoch == 2
 
 
+def test_to_dataset_loads_on_workers_threads_without_from_generator(from_generator_calls):
+    generator = Overlap(48, batch_size=8, seed=3, workers=2)
+    dataset = generator.to_dataset()
+    for epoch in range(2):
+        ys = np.concatenate([y[:, 0].numpy() for _, y in dataset]).astype(int)
+        assert ys.tolist() == generator.order(epoch).tolist()
+        assert generator.epoch == epoch + 1  # the pass ended the epoch
+    assert generator.most == 2 and from_generator_calls == []
+
+
+def test_to_dataset_gives_strings_as_bytes_and_names_values_without_a_tensor_dtype():
+    class Stamps(DataGenerator):
+        def load_batch(self, indices):
+            stamps = np.array(indices, dtype="datetime64[s]") if self.dates else None
+            words = np.array([f"w{i}" for i in indices])
+            return (stamps if self.dates else words), indices * 1.0
+
+    words = Stamps(8, batch_size=4, shuffle=False)
+    words.dates = False
+    assert [x.numpy().tolist() for x, _ in words.to_dataset()] == [
+        [b"w0", b"w1", b"w2", b"w3"], [b"w4", b"w5", b"w6", b"w7"]
+    ]
+    dates = Stamps(8, batch_size=4)
+    dates.dates = True
+    with pytest.raises(DataError, match=r"batch 0 of Stamps holds dtypes \['datetime64\[s\]', "):
+        dates.to_dataset()
+
+
+def test_kerasx_fit_reads_a_from_generator_generator_in_order(from_generator_calls):
+    import kerasx
+
+    calls = []
+
+    def generate():
+        calls.append(1)
+        for i in range(4):
+            yield np.full((2, 3), i / 4, "float32"), np.full((2, 1), i / 4, "float32")
+
+    generator = DataGenerator.from_generator(generate, steps=4, workers=2)
+    kerasx.fit(_tiny_regressor(optimizer="adam"), generator, epochs=2, progress=False)
+    # One generator for the element spec, then one per epoch: a batch read out of order
+    # would re-create it.
+    assert len(calls) == 3
+    assert generator.epoch == 2 and from_generator_calls == []
+
+
 def test_describe_and_repr():
     generator = Recorder(50, batch_size=16, seed=4)
     assert repr(generator) == (
