@@ -9,7 +9,7 @@ has the structure, shapes and dtypes of the first one, and errors that name the 
 options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit` feeds it to Keras
 as a `tf.data` pipeline instead, whose `workers` threads call `load_batch` (process workers
 keep Keras's queue): faster, and it keeps TensorFlow's `from_generator` out of the process (see
-`DataGenerator._threaded_dataset`).
+the README's "Loading data batch by batch").
 
 Example:
 
