@@ -73,6 +73,17 @@ x = rng.normal(size=(256, 8)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int32")
 model = models.compile(models.mlp((8,), hidden=(16,), outputs=2, strategy="mirrored"))
 history = kerasx.fit(model, x, y, epochs=2, batch_size=64, strategy="mirrored", progress=False)
+# A generator with a Python transform and thread workers goes through kerasx's own tf.data
+# pipeline (numpy_function loads), which the strategy splits across the replicas.
+from kerasx.data import DataGenerator
+def same(a, b):
+    return a, b
+train = DataGenerator.from_arrays(x[:192], y[:192], batch_size=32, seed=0, workers=2,
+                                  transform=same)
+val = DataGenerator.from_arrays(x[192:], y[192:], batch_size=32, shuffle=False, transform=same)
+fed = models.compile(models.mlp((8,), hidden=(16,), outputs=2, strategy="mirrored"))
+fed_history = kerasx.fit(fed, train, validation_data=val, epochs=2, strategy="mirrored",
+                         progress=False)
 try:
     models.compile(models.mlp((8,), outputs=2, strategy="mirrored"), steps_per_execution=8)
     refused = ""
@@ -85,6 +96,9 @@ print(json.dumps({
     "loss": history.history["loss"],
     "global_batch": runtime.global_batch_size(32, "mirrored"),
     "refused": refused,
+    "generator_loss": fed_history.history["loss"],
+    "generator_val_loss": fed_history.history["val_loss"],
+    "generator_epochs": [train.epoch, val.epoch],
 }))
 """
 
@@ -94,6 +108,7 @@ def test_kerasx_defaults_train_under_a_mirrored_strategy_given_by_name():
     # Builder, compile with every default and kerasx.fit, all given the name "mirrored":
     # the name is one instance, and steps_per_execution "auto" is 1 under several replicas
     # (Keras 3.15 fails with more); an explicit larger value is refused with the reason.
+    # A thread-loaded DataGenerator trains under it too.
     result = run_python(_MIRRORED_BY_NAME, cwd=ROOT, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -102,6 +117,8 @@ def test_kerasx_defaults_train_under_a_mirrored_strategy_given_by_name():
     assert report["loss"][1] < report["loss"][0]
     assert "cannot run more than one step per execution" in report["refused"]
     assert "Received: steps_per_execution=8" in report["refused"]
+    assert report["generator_loss"][1] < report["generator_loss"][0]
+    assert len(report["generator_val_loss"]) == 2 and report["generator_epochs"] == [2, 2]
 
 
 _WORKER = (
