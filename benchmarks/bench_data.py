@@ -9,7 +9,7 @@
    the way they inflate wall time, and plain `model.fit` on the same generator (Keras's
    PyDataset bridge, a Python call per batch).
 2. A CPU-heavy `load_batch` (about 20 ms of single-threaded NumPy work per batch, calibrated in
-   rounds of about 0.5 ms): epoch time with `workers=2` (threads) against `workers=1`, through
+   rounds of under 1 ms): epoch time with `workers=2` (threads) against `workers=1`, through
    `kerasx.models.compile` + `kerasx.fit`. Goal: at least 1.8x faster on 2 cores. Reference
    rows: the same batches loaded by 2 plain threads against 1 with no `fit` (how far the work
    itself scales here); a `workers=2` epoch whose `load_batch` does no NumPy rounds (what
@@ -160,7 +160,7 @@ def _heavy_class():
 
 
 def _calibrate_rounds(target_s: float = 0.020) -> int:
-    """Rounds of the heavy loop that take about `target_s` on this machine (about 0.5 ms each)."""
+    """Rounds of the heavy loop that take about `target_s` on this machine (under 1 ms each)."""
     import numpy as np
 
     heavy = _heavy_class()(8, rounds=1, batch_size=8, seed=0)
