@@ -662,14 +662,19 @@ class DataGenerator(PyDataset):
         def load(index: np.int64) -> list[np.ndarray]:
             return [np.asarray(value) for value in _leaves(_as_tuples(self[int(index)]))]
 
+        # A generator that is not random-access (from_generator) reads its batches in order.
+        parallel = self.workers if self._random_access else 1
+        # A random-access batch depends only on its position (the epoch's order is fixed
+        # while a pass runs), so the call is declared stateless. TensorFlow runs a stateful
+        # function one call at a time once op determinism is on (`seed_everything(...,
+        # deterministic=True)`), which would turn `workers=2` into one loading thread.
+        stateful = not self._random_access
+
         def element(index: Any) -> Any:
-            values = tf.numpy_function(load, [index], dtypes, stateful=True)
+            values = tf.numpy_function(load, [index], dtypes, stateful=stateful)
             for value, spec in zip(values, specs, strict=True):
                 value.set_shape(spec.shape)
             return tf.nest.pack_sequence_as(first, values)
-
-        # A generator that is not random-access (from_generator) reads its batches in order.
-        parallel = self.workers if self._random_access else 1
 
         def loader(positions: tf.data.Dataset) -> tf.data.Dataset:
             return positions.map(element, num_parallel_calls=parallel, deterministic=True)

@@ -462,6 +462,20 @@ def _feeds_in_threads(x: Any, model: Any) -> bool:
     )
 
 
+def _own_pipeline_steps(dataset: Any) -> int | None:
+    """`steps_per_epoch` for a pipeline `fit` built from a `DataGenerator`: its length.
+
+    Without it, Keras 3 makes two iterators per epoch (one at the start, one at the end that
+    the next epoch throws away); with it, the one made at the end serves the next epoch. Each
+    costs about 17 ms here for `tensor_dataset()`, as TensorFlow instantiates the pipeline's
+    functions anew. The reuse is safe because an iterator starts its pass (and reads the
+    generator's epoch) at its first batch, after the next epoch's callbacks have run.
+    Multi-worker runs shard the pipeline, so they are left without it.
+    """
+    count = int(dataset.cardinality())
+    return count if count > 0 else None
+
+
 def _is_dataset(x: Any) -> bool:
     import tensorflow as tf
 
@@ -1025,9 +1039,12 @@ def fit(
     fit_steps_per_execution(
         model, _batches_per_epoch(train_input, batch_size, validation_split, fit_kwargs)
     )
+    call_kwargs = dict(fit_kwargs)
     multi_worker: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if _is_multi_worker(model):
         multi_worker = _multi_worker_fit(model, _first_batch(train_input, y, batch_size))
+    elif run.generator is not None and _is_dataset(train_input):
+        call_kwargs.setdefault("steps_per_epoch", _own_pipeline_steps(train_input))
     with _sigterm_stops(model, run, enabled=folder is not None) as previous, multi_worker:
         try:
             model.fit(
@@ -1040,7 +1057,7 @@ def fit(
                 initial_epoch=initial_epoch,
                 callbacks=ordered,
                 verbose=0 if verbose is None else verbose,
-                **fit_kwargs,
+                **call_kwargs,
             )
         except Exception as error:
             data_error = _data_error_in(error)

@@ -339,6 +339,31 @@ def test_kerasx_fit_loads_on_workers_threads_without_from_generator(workers, fro
     assert len(from_generator_calls) >= 1
 
 
+@pytest.fixture
+def op_determinism():
+    """`tf.config.experimental.enable_op_determinism()` for one test, then as it was."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_on:
+        tf_config.disable_op_determinism()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_thread_workers_load_in_parallel_under_op_determinism(workers, op_determinism):
+    import kerasx
+
+    # TensorFlow runs a stateful map function one call at a time under op determinism.
+    generator = Overlap(64, batch_size=8, seed=2, workers=workers)
+    kerasx.fit(_tiny_regressor(optimizer="adam"), generator, epochs=1, progress=False)
+    assert generator.most == workers
+    ys = np.concatenate([y[:, 0].numpy() for _, y in generator.to_dataset()]).astype(int)
+    assert ys.tolist() == generator.order(1).tolist()
+
+
 def test_a_generator_pickles_after_kerasx_fit_fed_it_on_threads(tmp_path):
     import pickle
 

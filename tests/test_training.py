@@ -318,6 +318,57 @@ def test_array_generator_and_numpy_arrays_train_through_tf_data_with_the_same_ba
     )
 
 
+@pytest.mark.parametrize("workers", [None, 1, 2])
+def test_kerasx_fit_makes_one_pipeline_iterator_per_epoch_in_the_generators_order(
+    workers, monkeypatch
+):
+    import tensorflow as tf
+
+    from kerasx.data import DataGenerator
+
+    made: list[int] = []
+    real_iter = tf.data.Dataset.__iter__
+
+    def counted(dataset):
+        made.append(1)
+        return real_iter(dataset)
+
+    monkeypatch.setattr(tf.data.Dataset, "__iter__", counted)
+    x, y, model = _generator_case(40)
+    seen: list[list[tuple[int, ...]]] = []
+
+    def record(xb, yb):  # a transform moves the generator onto tf.data threads
+        seen[-1].append(tuple(int(v) for v in xb[:, 0]))
+        return xb, yb
+
+    if workers is None:  # gathered in TensorFlow (no transform)
+        generator = DataGenerator.from_arrays(x, y, batch_size=8, seed=5)
+    else:
+        x = np.arange(40, dtype="float32")[:, None].repeat(x.shape[1], axis=1)
+        generator = DataGenerator.from_arrays(
+            x, y, batch_size=8, seed=5, transform=record, workers=workers
+        )
+
+    class EpochMark(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([])
+
+    seen.append([])  # the first batch, read for the element spec
+    kerasx.fit(model(), generator, epochs=3, callbacks=[EpochMark()], progress=False)
+    # One iterator to start; each later epoch uses the one Keras made at the previous end.
+    assert len(made) == 4
+    assert generator.epoch == 3
+    if workers is not None:  # and each epoch still loads the batches of its own order
+        expected = [
+            [tuple(generator.order(e)[i : i + 8].tolist()) for i in range(0, 40, 8)]
+            for e in range(3)
+        ]
+        if workers == 1:
+            assert seen[1:] == expected
+        else:  # two threads may finish loads out of order; the pipeline reorders them
+            assert [sorted(s) for s in seen[1:]] == [sorted(e) for e in expected]
+
+
 def test_numpy_arrays_keep_keras_meaning_of_shuffle_false_and_validation_split():
     x, y, model = _generator_case(70)
     in_order = model()
