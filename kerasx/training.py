@@ -467,7 +467,7 @@ def _own_pipeline_steps(dataset: Any) -> int | None:
 
     Without it, Keras 3 makes two iterators per epoch (one at the start, one at the end that
     the next epoch throws away); with it, the one made at the end serves the next epoch. Each
-    costs about 17 ms here for `tensor_dataset()`, as TensorFlow instantiates the pipeline's
+    costs about 9 ms here for `tensor_dataset()`, as TensorFlow instantiates the pipeline's
     functions anew. The reuse is safe because an iterator starts its pass (and reads the
     generator's epoch) at its first batch, after the next epoch's callbacks have run.
     Multi-worker runs shard the pipeline, so they are left without it.
