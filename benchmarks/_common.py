@@ -20,8 +20,10 @@ __all__ = [
     "format_table",
     "interleaved_medians",
     "median_seconds",
+    "median_interval",
     "paired_ratio",
     "ratio_row",
+    "rotated_epoch_rounds",
     "timed",
 ]
 
@@ -99,6 +101,53 @@ def abba_epochs(
             theirs(second, theirs_times)
             ours(second, ours_times)
     return ours_times[1:], theirs_times[1:]
+
+
+def rotated_epoch_rounds(
+    sides: dict[str, Callable[[int, list[float]], Any]], epochs: int, *, rounds: int
+) -> dict[str, list[list[float]]]:
+    """Epoch times of several training loops, one call of `epochs` epochs each per round.
+
+    `sides[name](n, times)` trains `n` epochs in one call and appends each epoch's time to
+    `times`. Each side first trains one untimed epoch (it traces the training step). Each
+    round then calls every side once, in an order that rotates from round to round and is
+    reversed every other lap, so no side always runs first or right after another one.
+    Returns, per side, one list of epoch times per round: the calls of a round run within
+    seconds of each other, so a ratio per round is not moved by the machine's slow drift.
+    """
+    names = list(sides)
+    for name in names:
+        sides[name](1, [])
+    times: dict[str, list[list[float]]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        order = names[shift:] + names[:shift]
+        if (index // len(names)) % 2:
+            order.reverse()
+        for name in order:
+            epoch_times: list[float] = []
+            sides[name](epochs, epoch_times)
+            times[name].append(epoch_times)
+    return times
+
+
+def median_interval(
+    values: list[float], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """The median of `values` and a bootstrap percentile interval around it.
+
+    Resamples `values` with replacement `resamples` times (a fixed seed, so a table is
+    reproducible from its samples) and returns `(median, low, high)`, where `low` and `high`
+    bound the central `confidence` share of the resampled medians.
+    """
+    import random
+
+    rng = random.Random(seed)
+    medians = sorted(
+        statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    tail = int(resamples * (1.0 - confidence) / 2.0)
+    return statistics.median(values), medians[tail], medians[resamples - 1 - tail]
 
 
 def median_seconds(

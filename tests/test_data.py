@@ -260,6 +260,28 @@ def test_to_dataset_loads_on_workers_threads_without_from_generator(from_generat
     assert generator.most == 2 and from_generator_calls == []
 
 
+@pytest.mark.parametrize("pipeline", ["to_dataset", "threaded", "tensor"])
+def test_kerasx_pipelines_turn_tf_data_autotuning_off_and_users_can_turn_it_on(pipeline):
+    # Left on, dropping a used iterator at an epoch's start could block for up to a second.
+    import tensorflow as tf
+
+    x, y = np.arange(40, dtype="float32").reshape(20, 2), np.arange(20)
+    generator = DataGenerator.from_arrays(x, y, batch_size=8, seed=1, workers=2)
+    dataset = {
+        "to_dataset": generator.to_dataset,
+        "threaded": generator._threaded_dataset,
+        "tensor": generator.tensor_dataset,
+    }[pipeline]()
+    assert dataset.options().autotune.enabled is False
+    # An AUTOTUNE map chained onto it still runs, and later options win.
+    doubled = dataset.map(lambda a, b: (a * 2, b), num_parallel_calls=tf.data.AUTOTUNE)
+    ys = np.concatenate([b.numpy() for _, b in doubled])
+    assert sorted(ys.tolist()) == list(range(20))
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    assert dataset.with_options(options).options().autotune.enabled is True
+
+
 def test_to_dataset_gives_strings_as_bytes_and_names_values_without_a_tensor_dtype():
     class Stamps(DataGenerator):
         dates = False
