@@ -275,8 +275,10 @@ def test_kerasx_pipelines_turn_tf_data_autotuning_off_and_users_can_turn_it_on(p
     assert dataset.options().autotune.enabled is False
     # An AUTOTUNE map chained onto it still runs, and later options win.
     doubled = dataset.map(lambda a, b: (a * 2, b), num_parallel_calls=tf.data.AUTOTUNE)
-    ys = np.concatenate([b.numpy() for _, b in doubled])
+    pairs = [(a.numpy(), b.numpy()) for a, b in doubled]
+    xs, ys = np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
     assert sorted(ys.tolist()) == list(range(20))
+    np.testing.assert_array_equal(xs, 2 * x[ys])
     options = tf.data.Options()
     options.autotune.enabled = True
     assert dataset.with_options(options).options().autotune.enabled is True
