@@ -192,8 +192,8 @@ class ArrayGenerator(DataGenerator):
     def _build_tensor_dataset(self, tensors: Any, skip_batches: int) -> Any:
         """The pipeline behind `tensor_dataset`: one `tf.gather` per chunk of batches.
 
-        Rows are gathered `per_chunk` batches at a time (up to 8 MiB), one `tf.gather` per
-        array, and the chunk is then cut into batches by `unbatch()`, which only slices, as
+        Rows are gathered up to 64 batches (8 MiB) at a time, one `tf.gather` per array,
+        and the chunk is then cut into batches by `unbatch()`, which only slices, as
         `from_tensor_slices(...).batch()` does. Each chunk reads its indices from `order()`
         (cached per epoch) when it is gathered. The pipeline is flat on purpose: tf.data
         instantiates every function and op of a pipeline again for each iterator, and
