@@ -8,6 +8,14 @@ policy). Rows:
 - `<model> val accuracy`: after the same number of epochs, goal within 1 point;
 - (full run only) `<model> + jit_compile=True`: the XLA measurement behind the `jit_compile`
   default, first epoch (with compilation) and steady state;
+- (full run only) `<model> steps_per_execution=S vs 512`: the sweep behind the
+  `steps_per_execution` default (512 for models up to 1M parameters), through
+  `kerasx.models.compile` + `kerasx.fit`: 1, 32 and 128 against 512, each the median of
+  per-round ratios (the four settings take turns, one epoch each per round);
+- (full run only) `<model> kerasx defaults vs the training step alone`: the compute floor,
+  Keras's own `train_step` run in a `tf.function` loop over batches already in memory as
+  tensors (no input pipeline, no `fit`), and how much faster than Keras's defaults that floor
+  is: the most any change outside TensorFlow's kernels could gain;
 - (full run only) `cnn + TF_ENABLE_ONEDNN_OPTS=1`: kerasx's defaults in a child process with
   oneDNN turned on (TensorFlow leaves it off on CPUs without AVX-512), against the Keras
   defaults epoch measured here: what a user who sets the variable gets. kerasx does not set
@@ -37,7 +45,16 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Row, abba_epochs, epoch_timer, format_table, interleaved_medians, ratio_row
+from _common import (
+    Row,
+    abba_epochs,
+    epoch_timer,
+    format_table,
+    interleaved_medians,
+    median_interval,
+    ratio_row,
+    rotated_epoch_rounds,
+)
 
 __all__ = ["run"]
 
@@ -195,6 +212,72 @@ def _xla(kind: str, n: int, repeats: int) -> list[Row]:
     ]
 
 
+def _steps_sweep(kind: str, n: int, rounds: int) -> list[Row]:
+    """Epoch times at several `steps_per_execution` values, the rest kerasx's defaults."""
+    x, y, _, _ = _data(kind, n, 0)
+    choices = (512, 128, 32, 1)
+
+    def side(steps: int) -> Any:
+        model = _kerasx_defaults(kind, steps_per_execution=steps)
+        return lambda epochs, times: _kerasx_fit(model, x, y, epochs, times)
+
+    times = rotated_epoch_rounds({str(s): side(s) for s in choices}, 1, rounds=rounds)
+    base = [t for call in times["512"] for t in call]
+    rows = []
+    for steps in choices[1:]:
+        ours = [t for call in times[str(steps)] for t in call]
+        ratio, low, high = median_interval([a / b for a, b in zip(ours, base, strict=True)])
+        rows.append(
+            ratio_row(
+                f"{kind} steps_per_execution={steps} vs 512, epoch (n={n}, batch {BATCH})",
+                statistics.median(ours),
+                statistics.median(base),
+                goal_ratio=None,
+                anchor_name="512, the default",
+                note=f"median of {rounds} per-round ratios, 95% interval {low:.2f}-{high:.2f}x",
+                ratio=ratio,
+            )
+        )
+    return rows
+
+
+def _floor(kind: str, n: int, repeats: int, keras_seconds: float) -> Row:
+    """kerasx's defaults against Keras's `train_step` alone, looped in one `tf.function`."""
+    import tensorflow as tf
+
+    x, y, _, _ = _data(kind, n, 0)
+    batches = n // BATCH
+    stacked_x = tf.constant(x[: batches * BATCH].reshape(batches, BATCH, *x.shape[1:]))
+    stacked_y = tf.constant(y[: batches * BATCH].reshape(batches, BATCH))
+    bare, ours = _kerasx_defaults(kind), _kerasx_defaults(kind)
+    bare.fit(x[: 2 * BATCH], y[: 2 * BATCH], batch_size=BATCH, verbose=0)  # optimizer, metrics
+
+    @tf.function
+    def one_epoch() -> None:
+        for index in tf.range(batches):
+            bare.train_step((stacked_x[index], stacked_y[index]))
+
+    def floor(epochs: int, times: list[float]) -> None:
+        for _ in range(epochs):
+            start = time.perf_counter()
+            one_epoch()
+            times.append(time.perf_counter() - start)
+
+    ours_times, floor_times = abba_epochs(
+        lambda epochs, times: _kerasx_fit(ours, x, y, epochs, times), floor, repeats + 1
+    )
+    seconds = statistics.median(floor_times)
+    return ratio_row(
+        f"{kind} kerasx defaults vs the training step alone (Keras's train_step looped in one "
+        f"tf.function over in-memory batches), epoch (n={n})",
+        statistics.median(ours_times),
+        seconds,
+        goal_ratio=None,
+        anchor_name="train_step loop",
+        note=f"Keras defaults take {keras_seconds / seconds:.2f}x the loop's time",
+    )
+
+
 def run(quick: bool = False) -> list[Row]:
     """Benchmark rows (see the module docstring); `quick` uses smaller data and fewer repeats."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -203,8 +286,12 @@ def run(quick: bool = False) -> list[Row]:
     cnn = _compare("cnn", 3_000 if quick else 12_000, 1_000 if quick else 2_000, repeats)
     rows += cnn
     if not quick:
+        rows.append(_floor("mlp", 60_000, repeats, keras_seconds=rows[0].anchor))
+        rows.append(_floor("cnn", 12_000, repeats, keras_seconds=cnn[0].anchor))
         rows += _xla("mlp", 60_000, repeats)
         rows += _xla("cnn", 12_000, repeats)
+        rows += _steps_sweep("mlp", 60_000, rounds=4)
+        rows += _steps_sweep("cnn", 12_000, rounds=4)
         rows.append(_onednn("cnn", 12_000, repeats, keras_seconds=cnn[0].anchor))
     return rows
 

@@ -18,8 +18,9 @@ Fast defaults, measured in `benchmarks/bench_models.py` (2 CPU cores, TensorFlow
   (kerasx builders, `kerasx.runtime.enable_mixed_precision`).
 
 Labels for multiclass outputs: `labels="auto"` compiles for integer (sparse) targets and lets
-`resolve_labels(model, y)` switch to one-hot targets when it sees them; `kerasx.fit` calls it
-before the first epoch. With plain `model.fit` and one-hot targets, pass `labels="onehot"`.
+`resolve_labels(model, y)` switch to one-hot targets (or class probabilities) when it sees
+them; `kerasx.fit` calls it before it trains. With plain `model.fit` and one-hot targets, pass
+`labels="onehot"`.
 """
 
 from __future__ import annotations
@@ -281,10 +282,13 @@ def _labels_of_loss(loss: Any) -> str | None:
 
 
 def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> dict[str, Any]:
-    """`{output name: value}`: a mapping is checked against `names`, anything else repeated.
+    """`{output name: value}`: a mapping is checked against `names`, a list or tuple (with
+    several outputs) is taken in output order, as Keras's `compile` does, anything else is
+    repeated.
 
     Args:
-        value: one value for every output, or a mapping `{output name: value}`.
+        value: one value for every output, a mapping `{output name: value}`, or (for a model
+            with several outputs) a list with one value per output, in output order.
         names: the model's output names.
         arg: the argument's name, for the error message.
         missing: the value of outputs a mapping leaves out. Defaults to `None`.
@@ -293,7 +297,8 @@ def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> d
         One entry per name in `names`.
 
     Raises:
-        ConfigurationError: if a mapping names an output that is not in `names`.
+        ConfigurationError: if a mapping names an output that is not in `names`, or a list
+            does not have one entry per output.
     """
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(names))
@@ -303,6 +308,15 @@ def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> d
                 f"{names}. Received: {arg}={dict(value)!r}."
             )
         return {name: value.get(name, missing) for name in names}
+    if isinstance(value, list | tuple) and len(names) > 1:
+        if len(value) != len(names):
+            raise ConfigurationError(
+                f"A list `{arg}` gives one entry per output, in order, and the model has "
+                f"{len(names)} outputs {names}. Received: {len(value)} entries, "
+                f"{arg}={value!r}. Pass one entry per output, or a dict "
+                "{output name: value}."
+            )
+        return dict(zip(names, value, strict=True))
     return dict.fromkeys(names, value)
 
 
@@ -326,7 +340,7 @@ def _replicated(model: Any) -> bool:
     return active is not None and int(active.num_replicas_in_sync) > 1
 
 
-def choose_jit_compile(model: Any) -> bool:
+def choose_jit_compile(model: Any, *, gpu: bool | None = None) -> bool:
     """What `jit_compile="auto"` means for `model` on this machine.
 
     XLA when a GPU is present (as Keras's own "auto"), never on CPU-only machines: measured
@@ -338,6 +352,7 @@ def choose_jit_compile(model: Any) -> bool:
 
     Args:
         model: a built `keras.Model`.
+        gpu: whether a GPU is present; None asks TensorFlow. Defaults to `None`.
 
     Returns:
         True to compile with XLA.
@@ -354,7 +369,7 @@ def choose_jit_compile(model: Any) -> bool:
             return False
     except ImportError:  # pragma: no cover - TensorFlow moved it
         return False
-    return bool(tf.config.list_physical_devices("GPU"))
+    return bool(tf.config.list_physical_devices("GPU")) if gpu is None else bool(gpu)
 
 
 def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None = None) -> int:
@@ -362,9 +377,11 @@ def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None
 
     Per-step overhead (milliseconds on CPU) dominates small models, so many steps run in one
     call: 512 for models up to 1 million parameters, 64 up to 10 million, 1 above. The 512 is
-    measured (`benchmarks/bench_models.py`: MLP 784-128-10 and a small CNN, 2 CPU cores,
-    batch 32: 512 beat 128, which beat 32, which beat 1); the thresholds for bigger models are
-    a conservative guess, since their steps cost more than the overhead. Capped at
+    measured (`benchmarks/bench_models.py`, 2 CPU cores, batch 32, epochs through
+    `kerasx.fit`): for the MLP 784-128-10, 128, 32 and 1 step per call made an epoch 1.10x,
+    1.28x and 3.8x slower than 512; for the small CNN, 128 and 32 were as fast as 512 and 1
+    was 1.22x slower. The thresholds for bigger models are a guess, not measured here: their
+    steps cost more, so the per-step overhead matters less. Capped at
     `steps_per_epoch` when it is known (`kerasx.fit` caps it at the number of batches of its
     data). Batch-level callbacks (and the progress bar) then see one batch every
     `steps_per_execution` steps; pass `steps_per_execution=1` to see them all. Always 1 for a
@@ -628,24 +645,23 @@ def _int_above_one(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 1
 
 
-def _looks_onehot(y: Any, units: int) -> bool:
-    import numpy as np
-
-    if not hasattr(y, "shape") or len(y.shape) < 2 or int(y.shape[-1]) != units or units < 2:
-        return False
-    sample = np.asarray(y[:256], dtype="float64")
-    return bool(np.all((sample == 0) | (sample == 1)) and np.allclose(sample.sum(axis=-1), 1.0))
+def _has_class_axis(y: Any, units: int) -> bool:
+    """Whether targets `y` hold a row per sample over `units` classes (one-hot rows or class
+    probabilities), which only a categorical loss takes, rather than class ids."""
+    shape = getattr(y, "shape", None)
+    return shape is not None and len(shape) >= 2 and units >= 2 and shape[-1] == units
 
 
 def resolve_labels(model: Any, y: Any) -> str | None:
     """Switch a model compiled with `labels="auto"` to one-hot targets if `y` is one-hot.
 
-    Call it before the first `fit` (`kerasx.fit` does). Only models compiled by
+    Call it before `fit` (`kerasx.fit` does, at every call). Only models compiled by
     `kerasx.models.compile` with `labels="auto"` and a multiclass output are affected; they
     are recompiled with categorical crossentropy and categorical accuracy when the targets
-    of every multiclass output are one-hot (rows of 0/1 summing to 1 over `units` columns),
-    and back to the sparse versions when they are not. Recompiling resets the optimizer's
-    place in Keras's compiled state, so call it before training, not between epochs.
+    of every multiclass output have a class axis (`units` columns: one-hot rows or class
+    probabilities), and back to the sparse versions when they are class ids. Recompiling
+    keeps the model's optimizer object, so a model that has trained keeps its optimizer's
+    state; Keras traces its training step again.
 
     Args:
         model: a model compiled by `compile`.
@@ -678,12 +694,18 @@ def resolve_labels(model: Any, y: Any) -> str | None:
         target = targets.get(info.name)
         if target is None or not hasattr(target, "shape"):
             return None
-        answers.add(_looks_onehot(target, info.units))
+        answers.add(_has_class_axis(target, info.units))
     wanted = "onehot" if answers == {True} else "sparse"
     if wanted != settings["current_labels"]:
         options = dict(settings)
         options.pop("labels")
         options.pop("current_labels")
+        if getattr(model, "optimizer", None) is not None:
+            # The same optimizer object, so a model that has trained keeps its optimizer's
+            # state (the step count, Adam's moments): both losses give the same values.
+            options["optimizer"], options["learning_rate"] = model.optimizer, None
         compile(model, options.pop("task"), labels=wanted, **options)
-        _COMPILED[model]["labels"] = "auto"
+        _COMPILED[model].update(
+            labels="auto", optimizer=settings["optimizer"], learning_rate=settings["learning_rate"]
+        )
     return wanted

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasx import datasets, models
+from kerasx import datasets, models, runtime
 from kerasx.errors import ConfigurationError
 
 
@@ -148,11 +148,32 @@ def test_rnn_bidirectional_gru_sequences():
     assert model.output_shape == (None, 6, 3)
 
 
+def test_rnn_two_inputs_of_different_lengths_and_two_outputs():
+    model = models.rnn({"words": (None, 3), "prices": (None, 1)}, units=(4,), cell="simple",
+                       outputs={"up": 1, "size": 1}, task={"size": "regression"})  # fmt: skip
+    assert {"words_simple_1", "prices_simple_1", "concatenate", "up", "size"} <= set(
+        _names(model)
+    )
+    simple = 4 * (3 + 4) + 4
+    assert model.count_params() == simple + (4 * (1 + 4) + 4) + 2 * (8 + 1)
+    assert model.get_layer("up").activation.__name__ == "sigmoid"
+    assert model.get_layer("size").activation.__name__ == "linear"
+    data = {"words": np.zeros((2, 7, 3)), "prices": np.ones((2, 2, 1))}  # lengths 7 and 2
+    out = model.predict(data, verbose=0)
+    assert out["up"].shape == out["size"].shape == (2, 1)
+
+
 def test_builder_under_a_strategy_records_it():
     import tensorflow as tf
 
     model = models.mlp((4,), hidden=(4,), outputs=2, strategy="one")
-    assert isinstance(model.distribute_strategy, tf.distribute.OneDeviceStrategy)
+    strategy = model.distribute_strategy
+    assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
+    assert strategy is runtime.strategy("one")  # one instance per name, as kerasx.fit's
+    # Built inside the strategy's scope: every variable belongs to it.
+    assert all(strategy.extended.variable_created_in_scope(w.value) for w in model.weights)
+    plain = models.mlp((4,), hidden=(4,), outputs=2)
+    assert not any(strategy.extended.variable_created_in_scope(w.value) for w in plain.weights)
 
 
 @pytest.mark.slow

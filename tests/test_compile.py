@@ -157,8 +157,16 @@ def test_resolve_labels_switches_to_onehot_and_training_works():
     assert resolve_labels(model, keras.utils.to_categorical(ids, 3)) == "onehot"
     assert model.loss.name == "categorical_crossentropy"
     model.fit(x, keras.utils.to_categorical(ids, 3), epochs=1, verbose=0)
+    optimizer, steps = model.optimizer, int(model.optimizer.iterations)
+    moments = [v.numpy().copy() for v in optimizer.variables]
     assert resolve_labels(model, ids) == "sparse"  # and back, if the targets change
     assert model.loss.name == "sparse_categorical_crossentropy"
+    # The switch keeps the optimizer and its state (Adam's step count and moments).
+    assert model.optimizer is optimizer and int(optimizer.iterations) == steps > 0
+    for before, after in zip(moments, optimizer.variables, strict=True):
+        np.testing.assert_array_equal(after.numpy(), before)
+    model.fit(x, ids, epochs=1, verbose=0)
+    assert int(optimizer.iterations) == 2 * steps
     # Explicit labels are left alone, and so are models kerasx did not compile.
     explicit = models.compile(models.mlp((4,), outputs=3), labels="sparse")
     assert resolve_labels(explicit, keras.utils.to_categorical(ids, 3)) is None
@@ -172,9 +180,32 @@ def test_fast_defaults():
     assert choose_steps_per_execution(100_000, steps_per_epoch=45) == 45
     mlp = models.compile(models.mlp((64,), hidden=(32,)))
     assert mlp.steps_per_execution == 512
-    assert choose_jit_compile(models.mlp((64,))) is False
-    assert choose_jit_compile(models.cnn((8, 8), filters=(4,))) is False
-    assert choose_jit_compile(models.rnn((None, 1))) is False
+    import tensorflow as tf
+
+    on_this_machine = bool(tf.config.list_physical_devices("GPU"))
+    assert choose_jit_compile(models.mlp((64,))) is on_this_machine
+    assert choose_jit_compile(models.cnn((8, 8), filters=(4,)), gpu=False) is False
+    assert choose_jit_compile(models.cnn((8, 8), filters=(4,)), gpu=True) is True
+    assert choose_jit_compile(models.rnn((None, 1)), gpu=True) is True
+
+
+def test_no_xla_where_it_cannot_run_even_on_a_gpu(op_determinism):
+    assert choose_jit_compile(models.mlp((4,)), gpu=True) is False  # op determinism is on
+
+
+def test_no_xla_for_layers_without_it_or_under_a_strategy_even_on_a_gpu():
+    class NoXLA(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.supports_jit = False
+
+        def call(self, inputs):
+            return inputs
+
+    inner = keras.Sequential([keras.Input((4,)), NoXLA(), keras.layers.Dense(2)])
+    nested = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2)])
+    assert choose_jit_compile(nested, gpu=True) is False  # found inside a nested model
+    assert choose_jit_compile(models.mlp((4,), strategy="one"), gpu=True) is False
 
 
 def test_compiled_model_round_trips_through_keras_format(tmp_path):
@@ -265,3 +296,40 @@ def test_an_output_whose_task_cannot_be_read_is_refused_until_named():
                        r"\(3 unit\(s\), activation None\)\. Received: task='auto'\. Pass task="):
         models.compile(model)
     assert "mean_squared_error" in str(models.compile(model, task="regression").loss)
+
+
+def test_class_probabilities_count_as_onehot_targets_and_train():
+    import kerasx
+
+    model = models.compile(models.mlp((4,), hidden=(8,), outputs=3))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    logits = rng.normal(size=(64, 3))
+    soft = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype("float32")
+    history = kerasx.fit(model, x, soft, epochs=1, batch_size=16, progress=False)
+    assert model.loss.name == "categorical_crossentropy"
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_a_list_gives_one_entry_per_output_in_order():
+    def two_heads():
+        return models.mlp((4,), hidden=(4,), outputs={"a": 1, "b": 1}, task="regression")
+
+    model = models.compile(two_heads(), loss=["mse", "mae"])
+    assert model.loss == {"a": "mse", "b": "mae"}
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = {"a": x[:, :1] * 3, "b": x[:, 1:2] * 3}
+    pred = model.predict(x, verbose=0)
+    expected = np.mean((pred["a"] - y["a"]) ** 2) + np.mean(np.abs(pred["b"] - y["b"]))
+    total = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(total, expected, rtol=1e-5)
+    tasks = models.compile(two_heads(), task=("regression", "binary"), force=True)
+    assert {n: tasks.loss[n].name for n in ("a", "b")} == {
+        "a": "mean_squared_error", "b": "binary_crossentropy"
+    }  # fmt: skip
+    heads = models.mlp((4,), outputs={"a": 1, "b": 1}, output_activation=["linear", "sigmoid"])
+    assert [heads.get_layer(n).activation.__name__ for n in ("a", "b")] == ["linear", "sigmoid"]
+    with pytest.raises(ConfigurationError, match=r"model has 2 outputs \['a', 'b'\]\. "
+                       r"Received: 3 entries"):
+        models.compile(two_heads(), loss=["mse", "mae", "mse"])

@@ -363,19 +363,6 @@ def test_kerasx_fit_loads_on_workers_threads_without_from_generator(workers, fro
     assert len(from_generator_calls) >= 1
 
 
-@pytest.fixture
-def op_determinism():
-    """`tf.config.experimental.enable_op_determinism()` for one test, then as it was."""
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
-
-    was_on = tf_config.is_op_determinism_enabled()
-    tf.config.experimental.enable_op_determinism()
-    yield
-    if not was_on:
-        tf_config.disable_op_determinism()
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_thread_workers_load_in_parallel_under_op_determinism(workers, op_determinism):
     import kerasx

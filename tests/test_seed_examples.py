@@ -6,11 +6,13 @@ hand with `kerasx.layers` / `kerasx.models` (Keras's own classes) and with the k
 that replaces it, checked to agree.
 
 Where the article's call fails on raw Keras 3, the test first shows that failure, so the
-README's migration table stays true: if a future Keras fixes it, the test says so.
+README's migration table stays true: if a future Keras fixes it, the test says so. One more
+test checks a migration-table row that is not from the article (`model.save('my_dir')`).
 """
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -67,8 +69,12 @@ def test_3_1_model_from_json_then_load_weights(tmp_path, monkeypatch):
 
     with open("my_model.json") as f:
         rebuilt = kerasx.models.model_from_json(f.read())
-    kerasx.io.load_weights(rebuilt, "my_model.h5")
+    assert not np.allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+    rebuilt.load_weights("my_model.h5")  # the article's call works on Keras 3 for this file
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+    again = kerasx.models.model_from_json(model.to_json())
+    kerasx.io.load_weights(again, "my_model.h5")  # and kerasx's, which also reads .keras
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def test_3_1_save_weights_to_a_plain_h5_name(tmp_path, monkeypatch):
@@ -85,19 +91,67 @@ def test_3_1_save_weights_to_a_plain_h5_name(tmp_path, monkeypatch):
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_3_1_model_save_to_a_directory_points_to_export(tmp_path):
+def test_3_1_save_model_to_an_h5_file(tmp_path, monkeypatch):
+    import h5py
+
+    monkeypatch.chdir(tmp_path)
+    x, _ = _data()
+    model = _article_model()
+    kerasx.models.save_model(model, "my_model.h5")
+    with h5py.File("my_model.h5", "r") as f:  # Keras's HDF5 layout: config and weights
+        assert "model_config" in f.attrs and "model_weights" in f
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_model.h5"]  # no temporary left
+    plain = keras.models.load_model("my_model.h5", compile=False)  # Keras reads the file too
+    np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_migration_table_model_save_to_a_directory_points_to_export(tmp_path):
+    # Not in the article: the README's migration row for Keras 2's `model.save('my_dir')`.
     model = _article_model()
     with pytest.raises(kerasx.errors.ConfigurationError, match="export"):
         kerasx.io.save(model, tmp_path / "my_model_dir")
+    assert not (tmp_path / "my_model_dir").exists()
+
+
+def test_3_2_compile_in_training_mode():
+    x, y = _data()
+    model = _article_model()  # model.compile(loss='mse', optimizer='sgd', metrics=['accuracy'])
+    assert model.loss == "mse" and model.optimizer.name == "sgd"
+    before = model.evaluate(x, y, verbose=0)[0]
+    kerasx.fit(model, x, y, epochs=2, batch_size=16, progress=False)
+    assert model.evaluate(x, y, verbose=0)[0] < before
+    # kerasx.models.compile explains why 'mse' does not fit a softmax output, and compiles
+    # what does (or the article's choice, when forced).
+    with pytest.raises(kerasx.errors.ConfigurationError, match=r"softmax.*force=True"):
+        models.compile(model, loss="mse", optimizer="sgd")
+    assert models.compile(model, loss="mse", optimizer="sgd", force=True).loss == "mse"
+    models.compile(model, optimizer="sgd")
+    assert model.loss.name == "sparse_categorical_crossentropy"
+    kerasx.fit(model, x, y, epochs=1, batch_size=16, progress=False)  # one-hot targets
+    assert model.loss.name == "categorical_crossentropy"
 
 
 def test_3_2_compile_with_run_eagerly_trains(tmp_path):
+    import tensorflow as tf
+
+    seen = []
+
+    class Recorder(layers.Layer):
+        def call(self, inputs):
+            seen.append(tf.executing_eagerly())
+            return inputs
+
     x, y = _data()
-    model = _article_model()
+    model = models.Sequential(
+        [layers.Input((100,)), Recorder(), layers.Dense(64, activation="relu"),
+         layers.Dense(10, activation="softmax")]
+    )  # fmt: skip
     model.compile(loss="mse", optimizer="sgd", metrics=["accuracy"], run_eagerly=True)
+    seen.clear()  # building the Sequential ran it symbolically
     history = kerasx.fit(model, x, y, epochs=1, batch_size=32, progress=False)
     assert model.run_eagerly is True
-    assert len(history.history["loss"]) == 1
+    assert len(seen) == 3 and all(seen)  # every training step ran eagerly, batch by batch
+    assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
 
 
 def test_3_3_fit_with_validation_data_and_plot_the_history():
@@ -164,13 +218,22 @@ def test_3_7_summary_of_the_model():
     assert f"{model.count_params():,}" in text
 
 
-def test_3_7_plot_model_and_vis_utils_replacement(tmp_path):
+def test_3_7_plot_model_writes_a_png(tmp_path, monkeypatch):
+    # The article: `from keras.utils import plot_model`, then plot_model(model) to a file.
+    monkeypatch.chdir(tmp_path)
     model = _article_model()
-    path = kerasx.viz.plot_model(
-        model, tmp_path / "model.png", show_shapes=True, show_layer_names=True, engine="builtin"
-    )
-    assert path.stat().st_size > 2_000
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    path = kerasx.viz.plot_model(model, "model.png")  # Graphviz when installed, else builtin
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2_000
+
+
+def test_3_7_vis_utils_plot_model_replacement(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ImportError, match="vis_utils"):
+        from keras.utils import vis_utils  # noqa: F401  (the article's import, gone in Keras 3)
+    model = _article_model()
+    path = kerasx.viz.plot_model(model, show_shapes=True, show_layer_names=True)
+    assert path.resolve() == (tmp_path / "model.png").resolve()  # Keras's default file name
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2_000
 
 
 def test_2_3_data_generator_loads_batches_from_a_python_generator():
@@ -242,9 +305,61 @@ def test_lstm_create_model_with_variable_length_input():
     assert built.predict(np.zeros((2, 11, 1)), verbose=0).shape == (2, 1)  # other length
 
 
-def test_layer_list_input_conv_pool_dense_concatenate_dropout():
-    # Section 3.6: Input, Conv2D(32, (3, 3), same, relu), MaxPooling2D((2, 2)), Dense(10,
-    # softmax), Concatenate, Dropout(0.5), as one two-branch convnet.
+def test_3_6_input_layer():
+    inputs = layers.Input(shape=(10,), name="input_layer")
+    assert tuple(inputs.shape) == (None, 10) and inputs.name == "input_layer"
+    assert layers.Input is keras.layers.Input  # kerasx.layers re-exports Keras by identity
+
+
+def test_3_6_conv2d_layer():
+    # The article applies it to its `input` (shape (10,)); a Conv2D takes images.
+    inputs = layers.Input(shape=(8, 8, 1))
+    conv = layers.Conv2D(filters=32, kernel_size=(3, 3), strides=(1, 1), padding="same",
+                         activation="relu")  # fmt: skip
+    conv2d = conv(inputs)
+    assert tuple(conv2d.shape) == (None, 8, 8, 32) and conv.count_params() == 3 * 3 * 32 + 32
+    with pytest.raises(ValueError, match="ndim=4"):
+        conv(layers.Input(shape=(10,), name="input_layer"))  # the article's literal chain
+    block = layers.conv_block(32)  # kerasx: Conv2D(3x3, same, relu) + MaxPooling2D(2)
+    assert tuple(block(inputs).shape) == (None, 4, 4, 32) and block.count_params() == 320
+    image = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype("float32")
+    assert (models.Model(inputs, conv2d).predict(image, verbose=0) >= 0).all()  # relu
+
+
+def test_3_6_max_pooling_layer():
+    pooling = layers.MaxPooling2D(pool_size=(2, 2))
+    image = np.arange(2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3)
+    expected = image.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4))
+    np.testing.assert_array_equal(np.asarray(pooling(image)), expected)
+
+
+def test_3_6_dense_layer():
+    dense = layers.Dense(units=10, activation="softmax")
+    out = np.asarray(dense(np.random.default_rng(0).normal(size=(3, 4, 4, 32)).astype("f4")))
+    assert out.shape == (3, 4, 4, 10)  # on the pooling output: per position, as in Keras
+    np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)
+    block = layers.dense_block(10, activation="softmax")  # kerasx's block around one Dense
+    assert tuple(block(layers.Input((32,))).shape) == (None, 10) and block.count_params() == 330
+
+
+def test_3_6_concatenate_layer():
+    outputs = [np.ones((2, 3), "float32"), np.zeros((2, 5), "float32")]
+    concatenated = layers.Concatenate()(outputs)
+    np.testing.assert_array_equal(np.asarray(concatenated), np.concatenate(outputs, axis=-1))
+
+
+def test_3_6_dropout_layer():
+    dropout = layers.Dropout(rate=0.5, seed=0)
+    dense = np.ones((200, 50), "float32")
+    np.testing.assert_array_equal(np.asarray(dropout(dense)), dense)  # inference: identity
+    trained = np.asarray(dropout(dense, training=True))
+    assert set(np.unique(trained)) == {0.0, 2.0}  # training: dropped, the rest scaled by 2
+    assert 0.45 < (trained == 0).mean() < 0.55
+
+
+def test_3_6_layers_together_as_the_cnn_builder():
+    # Section 3.6's layers chained: Input, Conv2D(32, (3, 3), same, relu), MaxPooling2D,
+    # Concatenate of two branches, Dense, Dropout(0.5), Dense(10, softmax); and the builder.
     def branch(name):
         inputs = layers.Input(shape=(8, 8, 1), name=name)
         conv2d = layers.Conv2D(32, (3, 3), strides=(1, 1), padding="same", activation="relu")
