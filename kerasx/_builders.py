@@ -131,11 +131,17 @@ _TASK_ACTIVATIONS = {
 }
 
 
+def _output_order(heads: Mapping[str, int]) -> list[str]:
+    """The heads in the built model's output order: Keras sorts the names of a dict of
+    outputs, so a list of values per output follows `model.output_names`."""
+    return sorted(heads)
+
+
 def _head_tasks(task: Any, heads: Mapping[str, int]) -> dict[str, str]:
     """The task of each head (`"auto"` where none was given), checked against its units."""
     from kerasx._compile import TASKS, per_output
 
-    chosen = per_output(task, list(heads), "task", missing="auto")
+    chosen = per_output(task, _output_order(heads), "task", missing="auto")
     for key, value in chosen.items():
         if value != "auto" and value not in TASKS:
             raise ConfigurationError(
@@ -158,7 +164,9 @@ def _output_activations(
     (softmax for 2+ units, sigmoid for one)."""
     from kerasx._compile import per_output
 
-    chosen = per_output(output_activation, list(heads), "output_activation", missing="auto")
+    chosen = per_output(
+        output_activation, _output_order(heads), "output_activation", missing="auto"
+    )
     result = {}
     for key, units in heads.items():
         activation = chosen[key]

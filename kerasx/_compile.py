@@ -90,12 +90,15 @@ class OutputInfo:
         activation: activation name (`"softmax"`, `"sigmoid"`, `"linear"`, ...), or None when
             it cannot be read from the layer.
         task: the inferred task, or None when the activation is unknown.
+        rank: number of axes of the output, batch axis included (2 for `(batch, units)`, 3
+            for a sequence output `(batch, time, units)`).
     """
 
     name: str
     units: int
     activation: str | None
     task: str | None
+    rank: int = 2
 
 
 def infer_task(activation: str | None, units: int) -> str | None:
@@ -169,7 +172,8 @@ def output_info(model: Any) -> list[OutputInfo]:
         layer = tensor._keras_history.operation
         units = int(tensor.shape[-1]) if tensor.shape and tensor.shape[-1] else 1
         activation = _activation_name(layer)
-        infos.append(OutputInfo(name, units, activation, infer_task(activation, units)))
+        rank = len(tensor.shape) if tensor.shape is not None else 2
+        infos.append(OutputInfo(name, units, activation, infer_task(activation, units), rank))
     return infos
 
 
@@ -282,13 +286,12 @@ def _labels_of_loss(loss: Any) -> str | None:
 
 
 def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> dict[str, Any]:
-    """`{output name: value}`: a mapping is checked against `names`, a list or tuple (with
-    several outputs) is taken in output order, as Keras's `compile` does, anything else is
-    repeated.
+    """`{output name: value}`: a mapping is checked against `names`, a list or tuple is taken
+    in output order (one entry per output), anything else is repeated.
 
     Args:
-        value: one value for every output, a mapping `{output name: value}`, or (for a model
-            with several outputs) a list with one value per output, in output order.
+        value: one value for every output, a mapping `{output name: value}`, or a list with
+            one value per output, in the order of `names`.
         names: the model's output names.
         arg: the argument's name, for the error message.
         missing: the value of outputs a mapping leaves out. Defaults to `None`.
@@ -308,13 +311,13 @@ def per_output(value: Any, names: list[str], arg: str, missing: Any = None) -> d
                 f"{names}. Received: {arg}={dict(value)!r}."
             )
         return {name: value.get(name, missing) for name in names}
-    if isinstance(value, list | tuple) and len(names) > 1:
+    if isinstance(value, list | tuple):
         if len(value) != len(names):
             raise ConfigurationError(
-                f"A list `{arg}` gives one entry per output, in order, and the model has "
-                f"{len(names)} outputs {names}. Received: {len(value)} entries, "
-                f"{arg}={value!r}. Pass one entry per output, or a dict "
-                "{output name: value}."
+                f"A list `{arg}` gives one entry per output, in the model's output order "
+                f"(`model.output_names`), and the model has {len(names)} output(s) {names}. "
+                f"Received: {len(value)} entries, {arg}={value!r}. Pass one entry per output, "
+                "or a dict {output name: value}."
             )
         return dict(zip(names, value, strict=True))
     return dict.fromkeys(names, value)
@@ -645,11 +648,14 @@ def _int_above_one(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 1
 
 
-def _has_class_axis(y: Any, units: int) -> bool:
-    """Whether targets `y` hold a row per sample over `units` classes (one-hot rows or class
-    probabilities), which only a categorical loss takes, rather than class ids."""
+def _has_class_axis(y: Any, info: OutputInfo) -> bool:
+    """Whether targets `y` have the output's own shape, a class axis of `units` last (one-hot
+    rows or class probabilities, which only a categorical loss takes), rather than class ids
+    (one axis fewer, or a last axis of 1)."""
     shape = getattr(y, "shape", None)
-    return shape is not None and len(shape) >= 2 and units >= 2 and shape[-1] == units
+    if shape is None or getattr(shape, "rank", 0) is None or info.units < 2:
+        return False
+    return len(shape) == info.rank and shape[-1] == info.units
 
 
 def resolve_labels(model: Any, y: Any) -> str | None:
@@ -658,10 +664,10 @@ def resolve_labels(model: Any, y: Any) -> str | None:
     Call it before `fit` (`kerasx.fit` does, at every call). Only models compiled by
     `kerasx.models.compile` with `labels="auto"` and a multiclass output are affected; they
     are recompiled with categorical crossentropy and categorical accuracy when the targets
-    of every multiclass output have a class axis (`units` columns: one-hot rows or class
-    probabilities), and back to the sparse versions when they are class ids. Recompiling
-    keeps the model's optimizer object, so a model that has trained keeps its optimizer's
-    state; Keras traces its training step again.
+    of every multiclass output have the output's shape, a class axis of `units` last (one-hot
+    rows or class probabilities), and back to the sparse versions when they are class ids.
+    Recompiling keeps the model's optimizer object, so a model that has trained keeps its
+    optimizer's state; Keras traces its training step again.
 
     Args:
         model: a model compiled by `compile`.
@@ -694,7 +700,7 @@ def resolve_labels(model: Any, y: Any) -> str | None:
         target = targets.get(info.name)
         if target is None or not hasattr(target, "shape"):
             return None
-        answers.add(_has_class_axis(target, info.units))
+        answers.add(_has_class_axis(target, info))
     wanted = "onehot" if answers == {True} else "sparse"
     if wanted != settings["current_labels"]:
         options = dict(settings)
@@ -704,7 +710,9 @@ def resolve_labels(model: Any, y: Any) -> str | None:
             # The same optimizer object, so a model that has trained keeps its optimizer's
             # state (the step count, Adam's moments): both losses give the same values.
             options["optimizer"], options["learning_rate"] = model.optimizer, None
+        steps = model.steps_per_execution  # as `fit_steps_per_execution` may have capped it
         compile(model, options.pop("task"), labels=wanted, **options)
+        model.steps_per_execution = steps
         _COMPILED[model].update(
             labels="auto", optimizer=settings["optimizer"], learning_rate=settings["learning_rate"]
         )

@@ -506,8 +506,9 @@ def _data_error_in(error: BaseException) -> DataError | None:
 def _targets_of(x: Any) -> Any:
     """The targets of a `DataGenerator` or `tf.data.Dataset` of `(x, y, ...)`, for
     `resolve_labels`: a generator's arrays or first batch; for a dataset, a one-row stand-in
-    shaped like its `y` (an identity row when `y` has a class axis, else a class id), read
-    from its `element_spec` without running the pipeline. None when there are none."""
+    with the shape of its `y` (`resolve_labels` reads only shapes; unknown sizes but the last
+    become 1), read from its `element_spec` without running the pipeline. None when there
+    are none, or when a target's rank is unknown."""
     import numpy as np
     import tensorflow as tf
 
@@ -526,9 +527,12 @@ def _targets_of(x: Any) -> Any:
 
         def stand_in(leaf: Any) -> Any:
             shape = leaf.shape
-            if shape.rank is not None and shape.rank >= 2 and shape[-1] is not None:
-                return np.eye(int(shape[-1]), dtype="float32")[:1]
-            return np.zeros((1,), dtype="int64")
+            if shape.rank is None or shape.rank == 0:
+                return None
+            sizes = [1 if size is None else int(size) for size in shape[1:]]
+            if sizes and shape[-1] is None:
+                sizes[-1] = 0  # an unknown last axis is no class axis
+            return np.zeros((1, *sizes), dtype="float32")
 
         return tf.nest.map_structure(stand_in, spec[1])
     return None

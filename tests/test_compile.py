@@ -10,6 +10,7 @@ from kerasx import models
 from kerasx._compile import (
     choose_jit_compile,
     choose_steps_per_execution,
+    fit_steps_per_execution,
     infer_task,
     output_info,
     resolve_labels,
@@ -154,8 +155,10 @@ def test_resolve_labels_switches_to_onehot_and_training_works():
     ids = rng.integers(0, 3, 64)
     assert resolve_labels(model, ids) == "sparse"
     assert model.loss.name == "sparse_categorical_crossentropy"
+    fit_steps_per_execution(model, 4)  # kerasx.fit caps "auto" at the batches of an epoch
     assert resolve_labels(model, keras.utils.to_categorical(ids, 3)) == "onehot"
     assert model.loss.name == "categorical_crossentropy"
+    assert model.steps_per_execution == 4  # the cap survives the recompile
     model.fit(x, keras.utils.to_categorical(ids, 3), epochs=1, verbose=0)
     optimizer, steps = model.optimizer, int(model.optimizer.iterations)
     moments = [v.numpy().copy() for v in optimizer.variables]
@@ -324,12 +327,46 @@ def test_a_list_gives_one_entry_per_output_in_order():
     expected = np.mean((pred["a"] - y["a"]) ** 2) + np.mean(np.abs(pred["b"] - y["b"]))
     total = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)["loss"]
     np.testing.assert_allclose(total, expected, rtol=1e-5)
-    tasks = models.compile(two_heads(), task=("regression", "binary"), force=True)
+    tasks = models.compile(two_heads(), task=("regression", "binary"))
     assert {n: tasks.loss[n].name for n in ("a", "b")} == {
         "a": "mean_squared_error", "b": "binary_crossentropy"
     }  # fmt: skip
-    heads = models.mlp((4,), outputs={"a": 1, "b": 1}, output_activation=["linear", "sigmoid"])
-    assert [heads.get_layer(n).activation.__name__ for n in ("a", "b")] == ["linear", "sigmoid"]
-    with pytest.raises(ConfigurationError, match=r"model has 2 outputs \['a', 'b'\]\. "
+    # The order is `model.output_names`: Keras sorts a dict's names, in builders as well.
+    heads = models.mlp((4,), outputs={"up": 1, "size": 1}, task=["regression", "binary"])
+    assert heads.output_names == ["size", "up"]
+    assert [heads.get_layer(n).activation.__name__ for n in ("size", "up")] == [
+        "linear", "sigmoid"
+    ]  # fmt: skip
+    models.compile(heads, task=["regression", "binary"], loss=["mae", None])
+    assert heads.loss["size"] == "mae" and heads.loss["up"].name == "binary_crossentropy"
+    # One output: a one-entry list is that output's value, and is checked like one.
+    with pytest.raises(ConfigurationError, match=r"softmax"):
+        models.compile(models.mlp((4,), outputs=3), loss=["mse"])
+    assert models.compile(models.mlp((4,), outputs=3), loss=["mse"], force=True).loss == "mse"
+    with pytest.raises(ConfigurationError, match=r"model has 2 output\(s\) \['a', 'b'\]\. "
                        r"Received: 3 entries"):
         models.compile(two_heads(), loss=["mse", "mae", "mse"])
+
+
+def test_sequence_outputs_tell_class_ids_from_one_hot_rows_by_rank():
+    model = models.compile(models.rnn((5, 2), units=(4,), outputs=5, return_sequences=True))
+    assert model.output_shape == (None, 5, 5)  # 5 time steps, 5 classes
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 5, (8, 5))  # (samples, time): as wide as the class axis
+    assert resolve_labels(model, ids) == "sparse"
+    assert resolve_labels(model, keras.utils.to_categorical(ids, 5)) == "onehot"
+    model.fit(rng.normal(size=(8, 5, 2)), keras.utils.to_categorical(ids, 5), verbose=0)
+    assert resolve_labels(model, ids) == "sparse"
+    model.fit(rng.normal(size=(8, 5, 2)), ids, verbose=0)
+    # A tf.data.Dataset is read from its element spec: one-hot sequences, then class ids.
+    import tensorflow as tf
+
+    import kerasx
+
+    x = rng.normal(size=(8, 5, 2)).astype("float32")
+    onehot = tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(ids, 5)))
+    kerasx.fit(model, onehot.batch(4), epochs=1, progress=False)
+    assert model.loss.name == "categorical_crossentropy"
+    kerasx.fit(model, tf.data.Dataset.from_tensor_slices((x, ids)).batch(4), epochs=1,
+               progress=False)
+    assert model.loss.name == "sparse_categorical_crossentropy"
