@@ -348,8 +348,8 @@ def choose_jit_compile(model: Any, *, gpu: bool | None = None) -> bool:
 
     XLA when a GPU is present (as Keras's own "auto"), never on CPU-only machines: measured
     there (`benchmarks/bench_models.py`, 2 cores), compiling made the first epoch of a small
-    MLP and of a small convnet 1.4x-2.3x slower, while steady-state epochs gained 0-16% for
-    the convnet and 20-36% for the MLP: more lost than saved on short runs. Pass
+    MLP and of a small convnet 1.4x-2.7x slower, while steady-state epochs gained 0-23% for
+    the convnet and 20-43% for the MLP: more lost than saved on short runs. Pass
     `jit_compile=True` for long runs on CPU. Never under a distribution strategy, with op
     determinism enabled, or when a layer does not support XLA.
 
@@ -381,10 +381,11 @@ def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None
     Per-step overhead (milliseconds on CPU) dominates small models, so many steps run in one
     call: 512 for models up to 1 million parameters, 64 up to 10 million, 1 above. The 512 is
     measured (`benchmarks/bench_models.py`, 2 CPU cores, batch 32, epochs through
-    `kerasx.fit`): for the MLP 784-128-10, 128, 32 and 1 step per call made an epoch 1.10x,
-    1.28x and 3.8x slower than 512; for the small CNN, 128 and 32 were as fast as 512 and 1
-    was 1.22x slower. The thresholds for bigger models are a guess, not measured here: their
-    steps cost more, so the per-step overhead matters less. Capped at
+    `kerasx.fit`, two runs): for the MLP 784-128-10, 32 and 1 step per call made an epoch
+    1.10x-1.28x and 3.3x-3.8x slower than 512, and 128 was within the machine's noise of it
+    (0.94x and 1.10x); for the small CNN, 128 and 32 were as fast as 512 and 1 was 1.22x
+    slower. The thresholds for bigger models are a guess, not measured here: their steps
+    cost more, so the per-step overhead matters less. Capped at
     `steps_per_epoch` when it is known (`kerasx.fit` caps it at the number of batches of its
     data). Batch-level callbacks (and the progress bar) then see one batch every
     `steps_per_execution` steps; pass `steps_per_execution=1` to see them all. Always 1 for a
