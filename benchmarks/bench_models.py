@@ -214,9 +214,22 @@ def _xla(kind: str, n: int, repeats: int) -> list[Row]:
     ]
 
 
-def _per_round(times: dict[str, list[list[float]]], side: str, base: str) -> list[float]:
-    """One ratio per round: `side`'s epoch time over `base`'s (one epoch per call)."""
-    return [a[0] / b[0] for a, b in zip(times[side], times[base], strict=True)]
+def _round_row(
+    benchmark: str, times: dict[str, list[list[float]]], side: str, base: str, anchor_name: str
+) -> Row:
+    """A reference row of `side` against `base` from `rotated_epoch_rounds` of one epoch per
+    call: the ratio is the median of one ratio per round."""
+    ratios = [a[0] / b[0] for a, b in zip(times[side], times[base], strict=True)]
+    return ratio_row(
+        benchmark,
+        statistics.median(call[0] for call in times[side]),
+        statistics.median(call[0] for call in times[base]),
+        goal_ratio=None,
+        anchor_name=anchor_name,
+        note=f"median of {len(ratios)} per-round ratios (range {min(ratios):.2f}-"
+        f"{max(ratios):.2f}x)",
+        ratio=statistics.median(ratios),
+    )
 
 
 def _steps_sweep(kind: str, n: int, rounds: int) -> list[Row]:
@@ -229,22 +242,16 @@ def _steps_sweep(kind: str, n: int, rounds: int) -> list[Row]:
         return lambda epochs, times: _kerasx_fit(model, x, y, epochs, times)
 
     times = rotated_epoch_rounds({str(s): side(s) for s in choices}, 1, rounds=rounds)
-    rows = []
-    for steps in choices[1:]:
-        ratios = _per_round(times, str(steps), "auto")
-        rows.append(
-            ratio_row(
-                f"{kind} steps_per_execution={steps} vs 'auto', epoch (n={n}, batch {BATCH})",
-                statistics.median(t[0] for t in times[str(steps)]),
-                statistics.median(t[0] for t in times["auto"]),
-                goal_ratio=None,
-                anchor_name="'auto': 512, capped at the epoch's batches",
-                note=f"median of {rounds} per-round ratios (range {min(ratios):.2f}-"
-                f"{max(ratios):.2f}x)",
-                ratio=statistics.median(ratios),
-            )
+    return [
+        _round_row(
+            f"{kind} steps_per_execution={steps} vs 'auto', epoch (n={n}, batch {BATCH})",
+            times,
+            str(steps),
+            "auto",
+            "'auto': 512, capped at the epoch's batches",
         )
-    return rows
+        for steps in choices[1:]
+    ]
 
 
 def _floor(kind: str, n: int, rounds: int) -> list[Row]:
@@ -280,24 +287,17 @@ def _floor(kind: str, n: int, rounds: int) -> list[Row]:
         1,
         rounds=rounds,
     )
-    base = statistics.median(t[0] for t in times["floor"])
-    rows = []
-    for side, label in (("kerasx", "kerasx defaults"), ("keras", "Keras defaults")):
-        ratios = _per_round(times, side, "floor")
-        rows.append(
-            ratio_row(
-                f"{kind} {label} vs the training step alone (Keras's train_step looped in one "
-                f"tf.function over shuffled in-memory batches), epoch (n={n})",
-                statistics.median(t[0] for t in times[side]),
-                base,
-                goal_ratio=None,
-                anchor_name="train_step loop",
-                note=f"median of {rounds} per-round ratios (range {min(ratios):.2f}-"
-                f"{max(ratios):.2f}x)",
-                ratio=statistics.median(ratios),
-            )
+    return [
+        _round_row(
+            f"{kind} {label} vs the training step alone (Keras's train_step looped in one "
+            f"tf.function over shuffled in-memory batches), epoch (n={n})",
+            times,
+            side,
+            "floor",
+            "train_step loop",
         )
-    return rows
+        for side, label in (("kerasx", "kerasx defaults"), ("keras", "Keras defaults"))
+    ]
 
 
 def run(quick: bool = False) -> list[Row]:
