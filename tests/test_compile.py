@@ -370,3 +370,24 @@ def test_sequence_outputs_tell_class_ids_from_one_hot_rows_by_rank():
     kerasx.fit(model, tf.data.Dataset.from_tensor_slices((x, ids)).batch(4), epochs=1,
                progress=False)
     assert model.loss.name == "sparse_categorical_crossentropy"
+
+
+def test_label_switch_keeps_a_mixed_float16_loss_scale_optimizer():
+    # mixed_float16 runs (slowly) on CPU too, so the GPU policy's optimizer path is tested here.
+    from keras.optimizers import LossScaleOptimizer
+
+    import kerasx
+
+    model = models.compile(
+        models.mlp((4,), hidden=(8,), outputs=3, mixed_precision="mixed_float16"),
+        mixed_precision="mixed_float16",
+    )
+    rng = np.random.default_rng(0)
+    x, ids = rng.normal(size=(32, 4)).astype("float32"), rng.integers(0, 3, 32)
+    kerasx.fit(model, x, keras.utils.to_categorical(ids, 3), epochs=1, batch_size=8,
+               progress=False)  # fmt: skip
+    optimizer = model.optimizer
+    assert isinstance(optimizer, LossScaleOptimizer) and int(optimizer.iterations) == 4
+    kerasx.fit(model, x, ids, epochs=1, batch_size=8, progress=False)
+    assert model.loss.name == "sparse_categorical_crossentropy"
+    assert model.optimizer is optimizer and int(optimizer.iterations) == 8  # not re-wrapped

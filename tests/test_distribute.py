@@ -122,9 +122,11 @@ def test_kerasx_defaults_train_under_a_mirrored_strategy_given_by_name():
 
 
 _WORKER = (
-    "import json\n"
+    "import json, os\n"
     "from kerasx import runtime\n"
-    "strategy = runtime.strategy('auto')  # TF_CONFIG lists 2 workers -> multi-worker\n"
+    "# TF_CONFIG lists 2 workers: 'auto' picks multi-worker; worker 1 names it instead.\n"
+    "index = json.loads(os.environ['TF_CONFIG'])['task']['index']\n"
+    "strategy = runtime.strategy('auto' if index == 0 else 'multiworker')\n"
     "from kerasx import models\n"
     "with strategy.scope():\n"
     "    probe = models.compile(models.mlp((8,), hidden=(16,), outputs=2, strategy=strategy))\n"
