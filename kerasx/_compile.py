@@ -172,8 +172,8 @@ def output_info(model: Any) -> list[OutputInfo]:
         layer = tensor._keras_history.operation
         units = int(tensor.shape[-1]) if tensor.shape and tensor.shape[-1] else 1
         activation = _activation_name(layer)
-        rank = len(tensor.shape) if tensor.shape is not None else 2
-        infos.append(OutputInfo(name, units, activation, infer_task(activation, units), rank))
+        task = infer_task(activation, units)
+        infos.append(OutputInfo(name, units, activation, task, rank=len(tensor.shape)))
     return infos
 
 

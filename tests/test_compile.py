@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+import kerasx
 from kerasx import models
 from kerasx._compile import (
     choose_jit_compile,
@@ -183,8 +185,6 @@ def test_fast_defaults():
     assert choose_steps_per_execution(100_000, steps_per_epoch=45) == 45
     mlp = models.compile(models.mlp((64,), hidden=(32,)))
     assert mlp.steps_per_execution == 512
-    import tensorflow as tf
-
     on_this_machine = bool(tf.config.list_physical_devices("GPU"))
     assert choose_jit_compile(models.mlp((64,))) is on_this_machine
     assert choose_jit_compile(models.cnn((8, 8), filters=(4,)), gpu=False) is False
@@ -259,9 +259,6 @@ def test_builder_task_chooses_the_output_activation_and_the_compiled_loss():
 
 
 def test_fit_reads_one_hot_targets_from_a_generator_or_a_dataset():
-    import tensorflow as tf
-
-    import kerasx
     from kerasx.data import DataGenerator
 
     rng = np.random.default_rng(0)
@@ -278,8 +275,6 @@ def test_fit_reads_one_hot_targets_from_a_generator_or_a_dataset():
 
 
 def test_fit_caps_automatic_steps_per_execution_at_the_batches_of_an_epoch():
-    import kerasx
-
     model = models.compile(models.mlp((4,), hidden=(8,), outputs=2))
     assert model.steps_per_execution == 512
     x = np.zeros((100, 4), "float32")
@@ -302,8 +297,6 @@ def test_an_output_whose_task_cannot_be_read_is_refused_until_named():
 
 
 def test_class_probabilities_count_as_onehot_targets_and_train():
-    import kerasx
-
     model = models.compile(models.mlp((4,), hidden=(8,), outputs=3))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -359,10 +352,6 @@ def test_sequence_outputs_tell_class_ids_from_one_hot_rows_by_rank():
     assert resolve_labels(model, ids) == "sparse"
     model.fit(rng.normal(size=(8, 5, 2)), ids, verbose=0)
     # A tf.data.Dataset is read from its element spec: one-hot sequences, then class ids.
-    import tensorflow as tf
-
-    import kerasx
-
     x = rng.normal(size=(8, 5, 2)).astype("float32")
     onehot = tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(ids, 5)))
     kerasx.fit(model, onehot.batch(4), epochs=1, progress=False)
@@ -375,8 +364,6 @@ def test_sequence_outputs_tell_class_ids_from_one_hot_rows_by_rank():
 def test_label_switch_keeps_a_mixed_float16_loss_scale_optimizer():
     # mixed_float16 runs (slowly) on CPU too, so the GPU policy's optimizer path is tested here.
     from keras.optimizers import LossScaleOptimizer
-
-    import kerasx
 
     model = models.compile(
         models.mlp((4,), hidden=(8,), outputs=3, mixed_precision="mixed_float16"),

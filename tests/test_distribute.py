@@ -5,10 +5,11 @@
   gradient is the same mean, so the losses agree up to float32 summation order
   (tolerance: relative 1e-4).
 - `MultiWorkerMirroredStrategy`: 2 worker processes on 127.0.0.1 configured by `TF_CONFIG`
-  form the cluster, and `strategy("auto")` picks the strategy with 2 replicas; a model builds
-  and compiles under it. Plain `model.fit` fails inside Keras 3 (keras-team/keras#20585), which
-  each worker shows first; `kerasx.fit` works around it, and both workers then train the same
-  synchronised model (equal losses, going down).
+  form the cluster; `strategy("auto")` (worker 0) and `strategy("multiworker")` (worker 1)
+  give the strategy with 2 replicas; a model builds and compiles under it. Plain `model.fit`
+  fails inside Keras 3 (keras-team/keras#20585), which each worker shows first; `kerasx.fit`
+  works around it, and both workers then train the same synchronised model (equal losses,
+  going down).
 """
 
 from __future__ import annotations
