@@ -1,1 +1,0 @@
-"""Private implementations behind `kerasx.callbacks`."""
