@@ -45,15 +45,15 @@ _LAZY = {
     "training": "kerasx.training",
     "viz": "kerasx.viz",
     # top-level shortcuts
-    "fit": "kerasx.training._fit:fit",
-    "History": "kerasx.training._fit:History",
-    "seed_everything": "kerasx.training._fit:seed_everything",
-    "DataGenerator": "kerasx.data._generator:DataGenerator",
-    "load": "kerasx.io._formats:load",
-    "save": "kerasx.io._formats:save",
-    "plot_history": "kerasx.viz._history:plot_history",
-    "summary": "kerasx.viz._summary:summary",
-    "plot_model": "kerasx.viz._diagram:plot_model",
+    "fit": "kerasx.training:fit",
+    "History": "kerasx.training:History",
+    "seed_everything": "kerasx.training:seed_everything",
+    "DataGenerator": "kerasx.data:DataGenerator",
+    "load": "kerasx.io:load",
+    "save": "kerasx.io:save",
+    "plot_history": "kerasx.viz:plot_history",
+    "summary": "kerasx.viz:summary",
+    "plot_model": "kerasx.viz:plot_model",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

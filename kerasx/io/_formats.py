@@ -69,7 +69,7 @@ def _allowed_names(custom_objects: dict[str, Any] | None) -> set[str]:
     """Names the caller vouches for: `custom_objects` keys and Keras's registered objects."""
     import keras
 
-    import kerasx.models._blocks  # noqa: F401  (registers kerasx's own layers, so Keras can load them)
+    import kerasx.layers._blocks  # noqa: F401  (registers kerasx's own layers, so Keras can load them)
 
     names = set(custom_objects or {})
     names.update(keras.saving.get_custom_objects())

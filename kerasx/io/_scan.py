@@ -70,7 +70,7 @@ _NOT_PATH_KEYS = frozenset({"name", "class_name", "registered_name", "module"})
 
 
 KERASX_REGISTERED_NAMES = frozenset({"kerasx>ResidualBlock"})
-"""kerasx's own serialisable classes (in `kerasx.models._blocks`): as trusted as Keras's own."""
+"""kerasx's own serialisable classes (in `kerasx.layers._blocks`): as trusted as Keras's own."""
 
 
 def scan_config(config: Any, allowed_names: Iterable[str] = ()) -> list[str]:

@@ -23,12 +23,12 @@ from kerasx._lazy import Facade, module_functions
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from keras.layers import *
 
-    from kerasx.models._blocks import conv_block, dense_block, residual_block
+    from kerasx.layers._blocks import conv_block, dense_block, residual_block
 
 _OWN = {
-    "dense_block": "kerasx.models._blocks:dense_block",
-    "conv_block": "kerasx.models._blocks:conv_block",
-    "residual_block": "kerasx.models._blocks:residual_block",
+    "dense_block": "kerasx.layers._blocks:dense_block",
+    "conv_block": "kerasx.layers._blocks:conv_block",
+    "residual_block": "kerasx.layers._blocks:residual_block",
 }
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))

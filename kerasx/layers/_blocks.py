@@ -10,7 +10,7 @@ in `Sequential([...])`:
   functional sub-model needs its input shape when it is created, which a block placed in
   `Sequential([...])` does not know; a registered layer works in both places. Loading a model
   that contains one needs this module imported (`kerasx.io.load` does; with plain Keras,
-  `import kerasx.models._blocks` first, or pass `custom_objects`).
+  `import kerasx.layers._blocks` first, or pass `custom_objects`).
 """
 
 from __future__ import annotations

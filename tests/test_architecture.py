@@ -1,0 +1,325 @@
+"""The package layout as rules, checked on the source with `ast` (nothing is imported).
+
+ARCHITECTURE.md explains the rules; this file enforces them:
+
+- areas import only areas below them (`LAYERS`), so there is no cycle between areas, and
+  `kerasx.io` never imports `kerasx.viz`;
+- no import cycle between modules, counting imports inside functions and the targets of the
+  lazy facade tables (they are imports made on first use);
+- no module imports an underscore name from another area: what two areas share is a named,
+  documented function in the lower one;
+- no module over 600 lines, no function over 80 lines of code (docstring, comments and blank
+  lines excluded);
+- every facade's `__all__`, lazy table and `TYPE_CHECKING` imports name the same things.
+
+An exception needs an entry in one of the `ALLOWED_*` tables below, with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "kerasx"
+
+LAYERS: list[set[str]] = [
+    {"_version", "errors", "_lazy", "_atomic", "_compat"},
+    {"runtime"},
+    {"layers", "datasets"},
+    {"io", "data"},
+    {"models", "viz"},
+    {"callbacks"},
+    {"training"},
+    {"testing"},
+    {"kerasx"},  # the top-level facade: lazy shortcuts into every area
+    {"cli"},
+    {"__main__"},
+]
+"""Areas from the bottom up. An area may import areas of lower layers only (and itself)."""
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_CODE_LINES = 80
+
+ALLOWED_LONG_MODULES: dict[str, str] = {}
+"""Module -> why it may exceed MAX_MODULE_LINES."""
+
+ALLOWED_LONG_FUNCTIONS: dict[str, str] = {}
+"""`module:function` -> why it may exceed MAX_FUNCTION_CODE_LINES."""
+
+ALLOWED_PRIVATE_IMPORTS: dict[str, str] = {}
+"""`importer -> module:name` -> why a private name may cross areas."""
+
+_LAZY_TARGET = re.compile(r"^kerasx(\.\w+)+(:\w+)?$")
+
+
+@dataclass
+class Module:
+    name: str
+    path: Path
+    tree: ast.Module
+    lines: list[str]
+    imports: list[tuple[str, str, int]] = field(default_factory=list)
+    """(imported module, imported name or "", line) for every kerasx import."""
+
+    @property
+    def area(self) -> str:
+        parts = self.name.split(".")
+        return parts[1] if len(parts) > 1 else "kerasx"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _load_modules() -> dict[str, Module]:
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = _module_name(path)
+        modules[name] = Module(name, path, ast.parse(text), text.splitlines())
+    for module in modules.values():
+        module.imports = list(_kerasx_imports(module, modules))
+    return modules
+
+
+def _owning_module(dotted: str, modules: dict[str, Module]) -> str:
+    while dotted not in modules and "." in dotted:
+        dotted = dotted.rpartition(".")[0]
+    return dotted
+
+
+def _kerasx_imports(module: Module, modules: dict[str, Module]):
+    is_package = module.path.name == "__init__.py"
+    package = module.name if is_package else module.name.rpartition(".")[0]
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("kerasx"):
+                    yield _owning_module(alias.name, modules), "", node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            if not base.startswith("kerasx"):
+                continue
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                if submodule in modules:
+                    yield submodule, "", node.lineno
+                else:
+                    yield _owning_module(base, modules), alias.name, node.lineno
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _LAZY_TARGET.match(node.value)
+        ):
+            target, _, name = node.value.partition(":")
+            if _owning_module(target, modules) == target:
+                yield target, name, node.lineno
+
+
+MODULES = _load_modules()
+
+
+def _area_of(module_name: str) -> str:
+    return MODULES[module_name].area
+
+
+def _layer_of(area: str) -> int:
+    for index, areas in enumerate(LAYERS):
+        if area in areas:
+            return index
+    raise AssertionError(f"area {area!r} is not in LAYERS: add it where it belongs")
+
+
+def test_every_area_has_a_layer():
+    for module in MODULES.values():
+        _layer_of(module.area)
+
+
+def test_areas_import_only_lower_layers():
+    upward = []
+    for module in MODULES.values():
+        for target, name, line in module.imports:
+            area = _area_of(target)
+            if area != module.area and _layer_of(area) >= _layer_of(module.area):
+                upward.append(f"{module.name}:{line} imports {target} {name}".rstrip())
+    assert upward == []
+
+
+def test_io_never_imports_viz():
+    offending = [
+        f"{module.name}:{line} -> {target}"
+        for module in MODULES.values()
+        if module.area == "io"
+        for target, _, line in module.imports
+        if _area_of(target) == "viz"
+    ]
+    assert offending == []
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for successor in sorted(graph.get(node, ())):
+            if state.get(successor) == 1:
+                return [*stack[stack.index(successor) :], successor]
+            if successor not in state:
+                found = visit(successor)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_between_modules():
+    graph = {
+        module.name: {target for target, _, _ in module.imports if target != module.name}
+        for module in MODULES.values()
+    }
+    assert _find_cycle(graph) is None
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_private_name_crosses_areas():
+    crossing = []
+    for module in MODULES.values():
+        for target, name, line in module.imports:
+            private = name.startswith("_") and not name.startswith("__")
+            if private and _area_of(target) != module.area:
+                key = f"{module.name} -> {target}:{name}"
+                if key not in ALLOWED_PRIVATE_IMPORTS:
+                    crossing.append(f"{key} (line {line})")
+    assert crossing == []
+
+
+def test_modules_are_at_most_600_lines():
+    long_modules = {
+        module.name: len(module.lines)
+        for module in MODULES.values()
+        if len(module.lines) > MAX_MODULE_LINES and module.name not in ALLOWED_LONG_MODULES
+    }
+    assert long_modules == {}
+
+
+def _code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> int:
+    body = function.body
+    first = body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        body = body[1:]
+    counted = set()
+    for statement in body:
+        for number in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1):
+            text = lines[number - 1].strip()
+            if text and not text.startswith("#"):
+                counted.add(number)
+    return len(counted)
+
+
+def test_functions_are_at_most_80_lines_of_code():
+    long_functions = {}
+    for module in MODULES.values():
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                size = _code_lines(node, module.lines)
+                key = f"{module.name}:{node.name}"
+                if size > MAX_FUNCTION_CODE_LINES and key not in ALLOWED_LONG_FUNCTIONS:
+                    long_functions[key] = size
+    assert long_functions == {}
+
+
+def test_code_line_count_skips_docstring_comments_and_blanks():
+    source = 'def f():\n    """Doc.\n\n    More.\n    """\n    # note\n\n    a = 1\n    return a\n'
+    function = ast.parse(source).body[0]
+    assert isinstance(function, ast.FunctionDef)
+    assert _code_lines(function, source.splitlines()) == 2
+
+
+def _facades() -> list[Module]:
+    return [m for m in MODULES.values() if m.path.name == "__init__.py" and _lazy_table(m)]
+
+
+def _lazy_table(module: Module) -> dict[str, str]:
+    for node in module.tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in {"_OWN", "_LAZY"}
+        ):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _type_checking_imports(module: Module) -> dict[str, str]:
+    """Name -> "module:attr" (or "module") for the imports under `if TYPE_CHECKING:`."""
+    names = {}
+    for node in module.tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.module:
+                    for alias in statement.names:
+                        if alias.name == "*":
+                            continue
+                        as_module = f"{statement.module}.{alias.name}"
+                        target = (
+                            as_module
+                            if as_module in MODULES
+                            else f"{statement.module}:{alias.name}"
+                        )
+                        names[alias.asname or alias.name] = target
+    return names
+
+
+def _declared_all(module: Module) -> list[str] | None:
+    for node in module.tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            try:
+                return sorted(ast.literal_eval(node.value))
+            except ValueError:
+                return None  # computed from the lazy table
+    return None
+
+
+@pytest.mark.parametrize("facade", _facades(), ids=lambda m: m.name)
+def test_facade_tables_agree(facade):
+    table = _lazy_table(facade)
+    imported = _type_checking_imports(facade)
+    # Keras facades also import Keras's own names for IDEs; those are not in the table.
+    own_imports = {k: v for k, v in imported.items() if k in table or v.startswith("kerasx")}
+    assert own_imports == table
+    declared = _declared_all(facade)
+    if declared is not None:
+        assert declared == sorted(name for name in table if name != "__version__")
+
+
+def test_facade_checks_see_every_facade():
+    names = {m.name for m in _facades()}
+    assert {"kerasx", "kerasx.io", "kerasx.viz", "kerasx.data", "kerasx.training"} <= names
+    assert {"kerasx.models", "kerasx.layers", "kerasx.callbacks"} <= names
