@@ -228,7 +228,7 @@ def describe() -> dict[str, Any]:
         "built_with_cuda": bool(build.get("is_cuda_build", False)),
         "cuda_version": build.get("cuda_version"),
         "cudnn_version": build.get("cudnn_version"),
-        "devices": [{**d, "details": _jsonable(d["details"])} for d in device_list],
+        "devices": [{**d, "details": jsonable(d["details"])} for d in device_list],
         "gpus": gpu_rows,
         "mixed_precision": {
             "policy": policy,
@@ -240,11 +240,16 @@ def describe() -> dict[str, Any]:
     }
 
 
-def _jsonable(details: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
+def jsonable(value: Any) -> Any:
+    """`value` with tuples as lists, dict keys as strings and anything else JSON cannot hold as
+    its `str`: what `describe()` and `kerasx doctor --json` print."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    return str(value)
 
 
 def _tf_config() -> dict[str, Any] | None:

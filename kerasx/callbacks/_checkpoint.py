@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from kerasx._atomic import atomic_path
+from kerasx._version import __version__
 from kerasx.callbacks._run_state import (
     STATE_FORMAT,
     LoadedState,
@@ -23,7 +24,6 @@ from kerasx.callbacks._run_state import (
     state_path,
     write_state,
 )
-from kerasx._version import __version__
 from kerasx.errors import ConfigurationError, CorruptFileError
 
 __all__ = ["Checkpoint", "infer_mode"]

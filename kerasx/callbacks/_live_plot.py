@@ -10,7 +10,7 @@ from typing import Any
 import keras
 
 from kerasx._atomic import atomic_path
-from kerasx.callbacks._progress import in_notebook
+from kerasx._notebook import in_notebook
 from kerasx.callbacks._run_state import RunContext
 from kerasx.errors import ConfigurationError
 

@@ -8,20 +8,12 @@ from typing import Any, TextIO
 
 import keras
 
+from kerasx._notebook import in_notebook
 from kerasx.errors import ConfigurationError
 
-__all__ = ["MODES", "ProgressBar", "in_notebook", "resolve_mode"]
+__all__ = ["MODES", "ProgressBar", "resolve_mode"]
 
 MODES = ("auto", "terminal", "notebook", "lines")
-
-
-def in_notebook() -> bool:
-    """Whether the code runs in a Jupyter kernel (without importing IPython if absent)."""
-    ipython_module = sys.modules.get("IPython")
-    if ipython_module is None:
-        return False
-    shell = ipython_module.get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _has_ipywidgets() -> bool:

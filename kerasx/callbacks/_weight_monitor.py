@@ -122,14 +122,14 @@ class WeightMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every != 0:
             return
-        from kerasx.viz._weights import _Moments, weight_stats
+        from kerasx.viz._weights import Moments, weight_stats
 
         rows = weight_stats(self.model)
         self.last_stats = rows
-        per_layer: dict[str, _Moments] = {}
+        per_layer: dict[str, Moments] = {}
         max_abs: dict[str, float] = {}
         for row in rows:
-            totals = per_layer.setdefault(row["layer"], _Moments())
+            totals = per_layer.setdefault(row["layer"], Moments())
             totals.merge(_row_moments(row))
             if row["min"] is not None:
                 largest = max(abs(row["min"]), abs(row["max"]))
@@ -203,9 +203,9 @@ class WeightMonitor(keras.callbacks.Callback):
 
 def _row_moments(row: dict[str, Any]) -> Any:
     """Rebuild a mergeable accumulator from one `weight_stats` row."""
-    from kerasx.viz._weights import _Moments
+    from kerasx.viz._weights import Moments
 
-    moments = _Moments()
+    moments = Moments()
     moments.count = int(row["count"])
     moments.nan = int(row["nan_count"])
     moments.inf = int(row["inf_count"])

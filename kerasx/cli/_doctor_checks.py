@@ -683,16 +683,16 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
     )
     checks.append(check_keras_mixing())
     if tf is not None:
+        from kerasx import runtime
+
         build = dict(tf.sysconfig.get_build_info())
         gpus = _gpu_facts()
-        facts["build"] = {key: _jsonable(value) for key, value in build.items()}
+        facts["build"] = {key: runtime.jsonable(value) for key, value in build.items()}
         facts["gpus"] = gpus
         status = {check.name: check.status for check in checks}
         if status["keras"] == OK and status["keras_backend"] == OK:
-            from kerasx import runtime
-
             try:
-                facts["runtime"] = _jsonable(runtime.describe())
+                facts["runtime"] = runtime.jsonable(runtime.describe())
             except Exception as error:  # the checks above already say what is wrong
                 facts["runtime"] = {"error": f"{type(error).__name__}: {error}"}
         checks.append(_check_devices(gpus, build))
@@ -720,13 +720,3 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
     checks.append(check_keras_home(env))
     facts["keras_home"] = str(keras_home(env))
     return DoctorReport(checks=checks, facts=facts)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    return str(value)

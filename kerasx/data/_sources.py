@@ -41,11 +41,15 @@ def _as_arrays(value: Any) -> Any:
     return np.asarray(value)
 
 
-def _take(value: Any, rows: Any) -> Any:
+def take_rows(value: Any, rows: Any) -> Any:
+    """The rows `rows` of every array in `value` (an array, or a dict, list or tuple of them).
+
+    Lists and tuples come back as lists; dicts keep their keys.
+    """
     if isinstance(value, dict):
-        return {key: _take(item, rows) for key, item in value.items()}
+        return {key: take_rows(item, rows) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_take(item, rows) for item in value]
+        return [take_rows(item, rows) for item in value]
     return value[rows]
 
 
@@ -114,8 +118,8 @@ class ArrayGenerator(DataGenerator):
             np.all(np.diff(indices) == 1)
         ):
             rows = slice(int(indices[0]), int(indices[-1]) + 1)  # a view, no copy
-        x = _take(self.x, rows)
-        y = None if self.y is None else _take(self.y, rows)
+        x = take_rows(self.x, rows)
+        y = None if self.y is None else take_rows(self.y, rows)
         if self.transform is not None:
             result = self.transform(x, y)
             if not isinstance(result, tuple | list) or len(result) != 2:
@@ -133,7 +137,7 @@ class ArrayGenerator(DataGenerator):
             return (x,)
         if self.sample_weight is None:
             return (x, y)
-        return (x, y, _take(self.sample_weight, rows))
+        return (x, y, take_rows(self.sample_weight, rows))
 
 
     def tensor_dataset(self, *, skip_batches: int = 0) -> Any:

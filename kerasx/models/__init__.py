@@ -23,11 +23,11 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from keras import Input
     from keras.models import Model, Sequential, clone_model
 
-    from kerasx.models._builders import cnn, mlp, rnn
-    from kerasx.models._compile import compile
     from kerasx.io import from_json as model_from_json
     from kerasx.io import load as load_model
     from kerasx.io import save as save_model
+    from kerasx.models._builders import cnn, mlp, rnn
+    from kerasx.models._compile import compile
 
 _OWN = {
     "Input": "keras:Input",

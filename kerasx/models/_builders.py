@@ -230,7 +230,7 @@ def _finish(
 ) -> Any:
     import keras
 
-    from kerasx.models._compile import _BUILDER_TASKS
+    from kerasx.models._compile import BUILDER_TASKS
 
     activations = _output_activations(output_activation, heads, tasks)
     outputs = {
@@ -242,7 +242,7 @@ def _finish(
     model = keras.Model(model_inputs, model_outputs, name=name)
     given = {key: task for key, task in tasks.items() if task != "auto"}
     if given:
-        _BUILDER_TASKS[model] = given
+        BUILDER_TASKS[model] = given
     return model
 
 

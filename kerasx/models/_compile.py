@@ -76,7 +76,7 @@ _CLASSIFICATION_LOSSES = {
 }
 # Settings `compile` used, per model, so `resolve_labels` can recompile with one-hot labels.
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_BUILDER_TASKS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+BUILDER_TASKS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 """The `task=` a kerasx builder was given per output: what `compile`'s `"auto"` then means."""
 
 
@@ -515,7 +515,7 @@ def compile(
     for info in infos:
         wanted = tasks[info.name]
         if wanted == "auto":
-            wanted = _BUILDER_TASKS.get(model, {}).get(info.name) or info.task
+            wanted = BUILDER_TASKS.get(model, {}).get(info.name) or info.task
             if wanted is None and info.activation == "softmax":
                 wanted = "multiclass"  # one softmax unit: refused by _check_output below
             if wanted is None and losses[info.name] is None and not force:

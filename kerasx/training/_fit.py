@@ -27,11 +27,11 @@ from typing import Any
 import keras
 
 from kerasx._atomic import atomic_write_text
+from kerasx._version import __version__
 from kerasx.callbacks._checkpoint import Checkpoint, infer_mode
 from kerasx.callbacks._defaults import PROGRESS_VALUES, defaults
 from kerasx.callbacks._history_logger import HistoryLogger
 from kerasx.callbacks._live_plot import LivePlot
-from kerasx.models._compile import fit_steps_per_execution, labels_pending, resolve_labels
 from kerasx.callbacks._run_state import (
     LoadedState,
     RunContext,
@@ -39,8 +39,8 @@ from kerasx.callbacks._run_state import (
     assign_variables,
     fingerprint,
 )
-from kerasx._version import __version__
 from kerasx.errors import ConfigurationError, DataError, TrainingError
+from kerasx.models._compile import fit_steps_per_execution, labels_pending, resolve_labels
 
 __all__ = ["History", "fit", "last_seed", "seed_everything"]
 
@@ -390,7 +390,7 @@ def _arrays_as_generator(
     """
     import numpy as np
 
-    from kerasx.data._sources import ArrayGenerator, _take
+    from kerasx.data._sources import ArrayGenerator, take_rows
 
     x_leaves, y_leaves = _numpy_leaves(x), _numpy_leaves(y) if y is not None else []
     weights = fit_kwargs.get("sample_weight")
@@ -413,10 +413,10 @@ def _arrays_as_generator(
             return None
 
         train, held_out = slice(0, split_at), slice(split_at, None)
-        validation: tuple[Any, ...] = (_take(x, held_out), _take(y, held_out))
+        validation: tuple[Any, ...] = (take_rows(x, held_out), take_rows(y, held_out))
         if weights is not None:
             validation = (*validation, weights[held_out])
-        x, y = _take(x, train), _take(y, train)
+        x, y = take_rows(x, train), take_rows(y, train)
         weights = None if weights is None else weights[train]
         validation_data = validation
     generator = ArrayGenerator(
@@ -512,8 +512,8 @@ def _targets_of(x: Any) -> Any:
     import numpy as np
     import tensorflow as tf
 
-    from kerasx.data._sources import ArrayGenerator
     from kerasx.data import DataGenerator
+    from kerasx.data._sources import ArrayGenerator
 
     if isinstance(x, ArrayGenerator):
         return x.y

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
+from kerasx._notebook import in_notebook
 from kerasx.errors import ConfigurationError, MissingDependencyError
 
 __all__ = ["graphviz_available", "plot_model"]
@@ -46,15 +46,6 @@ def graphviz_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _in_notebook() -> bool:
-    """Whether we run inside a Jupyter kernel (where images display inline)."""
-    ipython_module = sys.modules.get("IPython")
-    if ipython_module is None:
-        return False
-    shell = ipython_module.get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
 
 
 def _choose_engine(engine: str) -> str:
@@ -162,7 +153,7 @@ def plot_model(
     if int(dpi) <= 0:
         raise ConfigurationError(f"dpi must be a positive number. Received: dpi={dpi!r}.")
     chosen = _choose_engine(engine)
-    inline = to_file is None and _in_notebook()
+    inline = to_file is None and in_notebook()
     target = Path("model.png") if to_file is None else Path(os.fspath(to_file))
     file_format = "png" if inline else _format_of(target)
     build_if_needed(model, input_shape)

@@ -169,7 +169,7 @@ _NORMALIZATION_LAYERS = frozenset({"batch_normalization", "layer_normalization"}
 # Streaming statistics
 
 
-class _Moments:
+class Moments:
     """Count, mean, sum of squared deviations, min, max, zeros, NaN and Inf of a stream of values.
 
     Chunks are merged with Chan et al.'s parallel formula, so one pass over the values gives a
@@ -229,7 +229,7 @@ class _Moments:
         self.m2 += m2 + delta * delta * self.finite * n / total
         self.finite = total
 
-    def merge(self, other: _Moments) -> None:
+    def merge(self, other: Moments) -> None:
         """Fold another accumulator into this one (used for per-layer totals)."""
         self.count += other.count
         self.zeros += other.zeros
@@ -258,8 +258,8 @@ class _Moments:
         }
 
 
-def _moments(values: np.ndarray) -> _Moments:
-    moments = _Moments()
+def _moments(values: np.ndarray) -> Moments:
+    moments = Moments()
     moments.add_array(values)
     return moments
 

@@ -582,7 +582,7 @@ def test_error_inside_load_batch_names_the_batch_and_keeps_the_cause():
     with pytest.raises(DataError, match=message) as info:
         generator[2]
     assert isinstance(info.value.__cause__, ValueError)
-    assert "test_data.py" in str(info.value)
+    assert "test_data_generator.py" in str(info.value)
 
 
 def test_bad_state_split_and_index():

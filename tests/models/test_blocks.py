@@ -103,7 +103,7 @@ def test_blocks_survive_keras_save_and_load(tmp_path):
 def test_blocks_load_safely_in_a_fresh_process_through_kerasx_io(tmp_path):
     path = tmp_path / "blocks.keras"
     _model_with_every_block().save(path)
-    # Nothing imports kerasx.layers._blocks here: kerasx.io.load registers kerasx's own layers itself,
+    # Nothing imports kerasx.layers._blocks here: kerasx.io.load registers kerasx's layers itself,
     # and kerasx.io.inspect (which imports no Keras) does not call them unsafe.
     code = (
         "import sys, kerasx.io\n"

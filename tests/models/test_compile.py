@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import kerasx
 from kerasx import models
+from kerasx.errors import ConfigurationError
 from kerasx.models._compile import (
     choose_jit_compile,
     choose_steps_per_execution,
@@ -17,7 +18,6 @@ from kerasx.models._compile import (
     output_info,
     resolve_labels,
 )
-from kerasx.errors import ConfigurationError
 
 
 def _dense(units, activation, inputs=4):
