@@ -1,13 +1,14 @@
-"""Every example of the article, run through kerasx on Keras 3: one test per example.
+"""Keras 2 style code, as Keras users wrote it for years, run through kerasx on Keras 3.
 
-The workflow examples (save/load, compile, fit, evaluate, resume, debug) come first; the
-model-building examples (section 2, model types, and section 3.6, layers) last, each built by
-hand with `kerasx.layers` / `kerasx.models` (Keras's own classes) and with the kerasx builder
-that replaces it, checked to agree.
+Every example here comes from the Chinese-language article on the Keras workflow that kerasx
+grew from (sections 2 and 3 of it: building models, then compile, fit, evaluate, save, load,
+callbacks, summaries and diagrams); one test per example. The workflow examples come first, the
+model-building examples last, each built by hand with `kerasx.layers` / `kerasx.models` (Keras's
+own classes) and with the kerasx builder that replaces it, checked to agree.
 
-Where the article's call fails on raw Keras 3, the test first shows that failure, so the
-README's migration table stays true: if a future Keras fixes it, the test says so. One more
-test checks a migration-table row that is not from the article (`model.save('my_dir')`).
+Where the Keras 2 call fails on raw Keras 3, the test first shows that failure, so the
+migration table in the docs stays true: if a future Keras fixes it, the test says so. One test
+checks a migration-table row that is not from the article (`model.save('my_dir')`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _data(n: int = 96, features: int = 100, classes: int = 10, seed: int = 0):
     return x, y
 
 
-def _article_model():
+def _keras2_style_model():
     # Section 2.2's Sequential model, with an explicit Input instead of `input_dim=`.
     model = models.Sequential()
     model.add(layers.Input((100,)))
@@ -40,17 +41,17 @@ def _article_model():
     return model
 
 
-def test_3_1_load_model_of_an_h5_compiled_with_mse(tmp_path, monkeypatch):
+def test_load_model_reads_an_h5_compiled_with_mse(tmp_path, monkeypatch):
     import keras
 
     monkeypatch.chdir(tmp_path)
     x, y = _data()
-    model = _article_model()
+    model = _keras2_style_model()
     model.fit(x, y, epochs=1, verbose=0)
     kerasx.models.save_model(model, "my_model.h5")
 
     with pytest.raises(Exception, match="mse"):
-        keras.models.load_model("my_model.h5")  # what the article's call does on Keras 3
+        keras.models.load_model("my_model.h5")  # what the Keras 2 call does on Keras 3
 
     loaded = kerasx.models.load_model("my_model.h5")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -59,10 +60,10 @@ def test_3_1_load_model_of_an_h5_compiled_with_mse(tmp_path, monkeypatch):
     )
 
 
-def test_3_1_model_from_json_then_load_weights(tmp_path, monkeypatch):
+def test_model_from_json_then_load_weights_restores_predictions(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     x, _ = _data()
-    model = _article_model()
+    model = _keras2_style_model()
     kerasx.models.save_model(model, "my_model.h5")
     with open("my_model.json", "w") as f:
         f.write(model.to_json())
@@ -70,33 +71,33 @@ def test_3_1_model_from_json_then_load_weights(tmp_path, monkeypatch):
     with open("my_model.json") as f:
         rebuilt = kerasx.models.model_from_json(f.read())
     assert not np.allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
-    rebuilt.load_weights("my_model.h5")  # the article's call works on Keras 3 for this file
+    rebuilt.load_weights("my_model.h5")  # the Keras 2 call works on Keras 3 for this file
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
     again = kerasx.models.model_from_json(model.to_json())
     kerasx.io.load_weights(again, "my_model.h5")  # and kerasx's, which also reads .keras
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_3_1_save_weights_to_a_plain_h5_name(tmp_path, monkeypatch):
+def test_save_weights_accepts_a_plain_h5_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     x, _ = _data()
-    model = _article_model()
+    model = _keras2_style_model()
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
-        model.save_weights("my_model_weights.h5")  # the article's call on Keras 3
+        model.save_weights("my_model_weights.h5")  # the Keras 2 call on Keras 3
 
     kerasx.io.save_weights(model, "my_model_weights.h5")
-    fresh = _article_model()
+    fresh = _keras2_style_model()
     assert not np.allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
     kerasx.io.load_weights(fresh, "my_model_weights.h5")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_3_1_save_model_to_an_h5_file(tmp_path, monkeypatch):
+def test_save_model_writes_an_h5_that_keras_reads(tmp_path, monkeypatch):
     import h5py
 
     monkeypatch.chdir(tmp_path)
     x, _ = _data()
-    model = _article_model()
+    model = _keras2_style_model()
     kerasx.models.save_model(model, "my_model.h5")
     with h5py.File("my_model.h5", "r") as f:  # Keras's HDF5 layout: config and weights
         assert "model_config" in f.attrs and "model_weights" in f
@@ -105,23 +106,23 @@ def test_3_1_save_model_to_an_h5_file(tmp_path, monkeypatch):
     np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_migration_table_model_save_to_a_directory_points_to_export(tmp_path):
-    # Not in the article: the README's migration row for Keras 2's `model.save('my_dir')`.
-    model = _article_model()
+def test_save_to_a_directory_points_to_export(tmp_path):
+    # Not in the article: the migration row for Keras 2's `model.save('my_dir')`.
+    model = _keras2_style_model()
     with pytest.raises(kerasx.errors.ConfigurationError, match="export"):
         kerasx.io.save(model, tmp_path / "my_model_dir")
     assert not (tmp_path / "my_model_dir").exists()
 
 
-def test_3_2_compile_in_training_mode():
+def test_compile_with_mse_trains_and_kerasx_compile_explains_mse():
     x, y = _data()
-    model = _article_model()  # model.compile(loss='mse', optimizer='sgd', metrics=['accuracy'])
-    assert model.loss == "mse" and model.optimizer.name == "sgd"
+    model = _keras2_style_model()  # model.compile(loss='mse', optimizer='sgd', metrics=['accuracy'])
+    assert model.loss == "mse" and isinstance(model.optimizer, keras.optimizers.SGD)
     before = model.evaluate(x, y, verbose=0)[0]
     kerasx.fit(model, x, y, epochs=2, batch_size=16, progress=False)
     assert model.evaluate(x, y, verbose=0)[0] < before
     # kerasx.models.compile explains why 'mse' does not fit a softmax output, and compiles
-    # what does (or the article's choice, when forced).
+    # what does (or the Keras 2 code's choice, when forced).
     with pytest.raises(kerasx.errors.ConfigurationError, match=r"softmax.*force=True"):
         models.compile(model, loss="mse", optimizer="sgd")
     assert models.compile(model, loss="mse", optimizer="sgd", force=True).loss == "mse"
@@ -131,7 +132,7 @@ def test_3_2_compile_in_training_mode():
     assert model.loss.name == "categorical_crossentropy"
 
 
-def test_3_2_compile_with_run_eagerly_trains(tmp_path):
+def test_run_eagerly_trains_step_by_step(tmp_path):
     import tensorflow as tf
 
     seen = []
@@ -154,10 +155,10 @@ def test_3_2_compile_with_run_eagerly_trains(tmp_path):
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
 
 
-def test_3_3_fit_with_validation_data_and_plot_the_history():
+def test_fit_with_validation_data_and_plot_the_history():
     x, y = _data()
     x_test, y_test = _data(seed=1)
-    model = _article_model()
+    model = _keras2_style_model()
     history = kerasx.fit(
         model, x, y, epochs=2, validation_data=(x_test, y_test), progress=False
     )
@@ -170,9 +171,9 @@ def test_3_3_fit_with_validation_data_and_plot_the_history():
     np.testing.assert_allclose(loss_axes.get_lines()[0].get_ydata(), history.history["loss"])
 
 
-def test_3_4_evaluate_and_predict():
+def test_evaluate_and_predict_after_fit():
     x, y = _data()
-    model = _article_model()
+    model = _keras2_style_model()
     kerasx.fit(model, x, y, epochs=1, progress=False)
     score = model.evaluate(x, y, verbose=0)
     y_pred = model.predict(x, verbose=0)
@@ -181,11 +182,11 @@ def test_3_4_evaluate_and_predict():
     np.testing.assert_allclose(y_pred.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_3_5_checkpoint_and_early_stopping_callbacks(tmp_path, monkeypatch):
+def test_h5_model_checkpoint_with_early_stopping_loads_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     x, y = _data()
-    model = _article_model()
-    # The article's callbacks, through kerasx's identity facade.
+    model = _keras2_style_model()
+    # Keras 2 style callbacks, through kerasx's identity facade.
     checkpoint = callbacks.ModelCheckpoint("best_model.h5", verbose=0, save_best_only=True)
     earlystop = callbacks.EarlyStopping(patience=5, verbose=0)
     callbacks_list = [checkpoint, earlystop]
@@ -196,14 +197,14 @@ def test_3_5_checkpoint_and_early_stopping_callbacks(tmp_path, monkeypatch):
     assert restored.compiled and restored.loss == "mse"
 
 
-def test_3_5_resume_continues_where_it_stopped(tmp_path):
+def test_fit_again_resumes_where_it_stopped(tmp_path):
     x, y = _data()
     run_dir = tmp_path / "run"
-    first = kerasx.fit(_article_model(), x, y, epochs=1, run_dir=run_dir, progress=False)
+    first = kerasx.fit(_keras2_style_model(), x, y, epochs=1, run_dir=run_dir, progress=False)
     assert first.epoch == [0]
 
     # A new process would build the model again; the run directory carries the state.
-    resumed = _article_model()
+    resumed = _keras2_style_model()
     second = kerasx.fit(resumed, x, y, epochs=2, run_dir=run_dir, progress=False)
     assert second.resumed_from_epoch == 1 and second.trained_epochs == 1
     assert second.epoch == [0, 1]
@@ -211,32 +212,32 @@ def test_3_5_resume_continues_where_it_stopped(tmp_path):
     assert second.history["loss"][0] == pytest.approx(first.history["loss"][0])
 
 
-def test_3_7_summary_of_the_model():
-    model = _article_model()
+def test_summary_lists_layers_and_parameter_count():
+    model = _keras2_style_model()
     text = str(kerasx.viz.summary(model))
     assert "dense" in text
     assert f"{model.count_params():,}" in text
 
 
-def test_3_7_plot_model_writes_a_png(tmp_path, monkeypatch):
-    # The article: `from keras.utils import plot_model`, then plot_model(model) to a file.
+def test_plot_model_writes_a_png(tmp_path, monkeypatch):
+    # Keras 2 style: `from keras.utils import plot_model`, then plot_model(model) to a file.
     monkeypatch.chdir(tmp_path)
-    model = _article_model()
+    model = _keras2_style_model()
     path = kerasx.viz.plot_model(model, "model.png")  # Graphviz when installed, else builtin
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2_000
 
 
-def test_3_7_vis_utils_plot_model_replacement(tmp_path, monkeypatch):
+def test_plot_model_replaces_vis_utils(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ImportError, match="vis_utils"):
-        from keras.utils import vis_utils  # noqa: F401  (the article's import, gone in Keras 3)
-    model = _article_model()
+        from keras.utils import vis_utils  # noqa: F401  (Keras 2's import, gone in Keras 3)
+    model = _keras2_style_model()
     path = kerasx.viz.plot_model(model, show_shapes=True, show_layer_names=True)
     assert path.resolve() == (tmp_path / "model.png").resolve()  # Keras's default file name
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2_000
 
 
-def test_2_3_data_generator_loads_batches_from_a_python_generator():
+def test_data_generator_from_a_python_generator_trains():
     x, y = _data(n=64)
 
     def batches():
@@ -244,7 +245,7 @@ def test_2_3_data_generator_loads_batches_from_a_python_generator():
             yield x[start : start + 16], y[start : start + 16]
 
     generator = DataGenerator.from_generator(batches, steps=4)
-    model = _article_model()
+    model = _keras2_style_model()
     history = kerasx.fit(model, generator, epochs=2, progress=False)
     assert len(history.history["loss"]) == 2
     assert np.isfinite(history.history["loss"]).all()
@@ -254,7 +255,7 @@ def test_2_3_data_generator_loads_batches_from_a_python_generator():
 
 
 def test_sequential_dense_100_64_10():
-    # The article: Sequential(); add(Dense(64, relu, input_dim=100)); add(Dense(10, softmax))
+    # Keras 2 style: Sequential(); add(Dense(64, relu, input_dim=100)); add(Dense(10, softmax))
     model = models.Sequential()
     model.add(layers.Input((100,)))
     model.add(layers.Dense(units=64, activation="relu"))
@@ -268,7 +269,7 @@ def test_sequential_dense_100_64_10():
 
 
 def test_two_input_model_merged_by_concatenate():
-    # The article: two Input(784), a Dense(10) on each, Concatenate, Dense(1).
+    # Keras 2 style: two Input(784), a Dense(10) on each, Concatenate, Dense(1).
     x1, x2 = layers.Input(shape=(784,)), layers.Input(shape=(784,))
     merged = layers.Concatenate()([layers.Dense(units=10)(x1), layers.Dense(units=10)(x2)])
     by_hand = models.Model(inputs=[x1, x2], outputs=layers.Dense(units=1)(merged))
@@ -284,7 +285,7 @@ def test_two_input_model_merged_by_concatenate():
 
 
 def test_lstm_create_model_with_variable_length_input():
-    # The article's create_model(): Input((None, 1)), LSTM(32, return_sequences=True),
+    # The Keras 2 style create_model(): Input((None, 1)), LSTM(32, return_sequences=True),
     # LSTM(32), Dense(1, sigmoid); compiled with adam, binary_crossentropy, accuracy.
     def create_model():
         inputs = layers.Input(shape=(None, 1), name="input")
@@ -305,35 +306,35 @@ def test_lstm_create_model_with_variable_length_input():
     assert built.predict(np.zeros((2, 11, 1)), verbose=0).shape == (2, 1)  # other length
 
 
-def test_3_6_input_layer():
+def test_input_layer():
     inputs = layers.Input(shape=(10,), name="input_layer")
     assert tuple(inputs.shape) == (None, 10) and inputs.name == "input_layer"
     assert layers.Input is keras.layers.Input  # kerasx.layers re-exports Keras by identity
 
 
-def test_3_6_conv2d_layer():
-    # The article applies it to its `input` (shape (10,)); a Conv2D takes images.
+def test_conv2d_layer():
+    # The Keras 2 code applies it to its `input` (shape (10,)); a Conv2D takes images.
     inputs = layers.Input(shape=(8, 8, 1))
     conv = layers.Conv2D(filters=32, kernel_size=(3, 3), strides=(1, 1), padding="same",
                          activation="relu")  # fmt: skip
     conv2d = conv(inputs)
     assert tuple(conv2d.shape) == (None, 8, 8, 32) and conv.count_params() == 3 * 3 * 32 + 32
     with pytest.raises(ValueError, match="ndim=4"):
-        conv(layers.Input(shape=(10,), name="input_layer"))  # the article's literal chain
+        conv(layers.Input(shape=(10,), name="input_layer"))  # the Keras 2 code's literal chain
     block = layers.conv_block(32)  # kerasx: Conv2D(3x3, same, relu) + MaxPooling2D(2)
     assert tuple(block(inputs).shape) == (None, 4, 4, 32) and block.count_params() == 320
     image = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype("float32")
     assert (models.Model(inputs, conv2d).predict(image, verbose=0) >= 0).all()  # relu
 
 
-def test_3_6_max_pooling_layer():
+def test_max_pooling_layer():
     pooling = layers.MaxPooling2D(pool_size=(2, 2))
     image = np.arange(2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3)
     expected = image.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4))
     np.testing.assert_array_equal(np.asarray(pooling(image)), expected)
 
 
-def test_3_6_dense_layer():
+def test_dense_layer():
     dense = layers.Dense(units=10, activation="softmax")
     out = np.asarray(dense(np.random.default_rng(0).normal(size=(3, 4, 4, 32)).astype("f4")))
     assert out.shape == (3, 4, 4, 10)  # on the pooling output: per position, as in Keras
@@ -342,13 +343,13 @@ def test_3_6_dense_layer():
     assert tuple(block(layers.Input((32,))).shape) == (None, 10) and block.count_params() == 330
 
 
-def test_3_6_concatenate_layer():
+def test_concatenate_layer():
     outputs = [np.ones((2, 3), "float32"), np.zeros((2, 5), "float32")]
     concatenated = layers.Concatenate()(outputs)
     np.testing.assert_array_equal(np.asarray(concatenated), np.concatenate(outputs, axis=-1))
 
 
-def test_3_6_dropout_layer():
+def test_dropout_layer():
     dropout = layers.Dropout(rate=0.5, seed=0)
     dense = np.ones((200, 50), "float32")
     np.testing.assert_array_equal(np.asarray(dropout(dense)), dense)  # inference: identity
@@ -357,7 +358,7 @@ def test_3_6_dropout_layer():
     assert 0.45 < (trained == 0).mean() < 0.55
 
 
-def test_3_6_layers_together_as_the_cnn_builder():
+def test_layers_together_match_the_cnn_builder():
     # Section 3.6's layers chained: Input, Conv2D(32, (3, 3), same, relu), MaxPooling2D,
     # Concatenate of two branches, Dense, Dropout(0.5), Dense(10, softmax); and the builder.
     def branch(name):
