@@ -1,13 +1,32 @@
-"""A pytest plugin for test suites that use Keras; installed with kerasx (entry point `pytest11`).
+"""A pytest plugin for test suites that use Keras. Opt in to use it; installing kerasx alone
+changes no test suite.
 
-What it gives every test suite in an environment where kerasx is installed:
+Turn it on in your `conftest.py` (at the root of your tests):
+
+```python
+pytest_plugins = ["kerasx.testing"]
+```
+
+or for one run with `pytest -p kerasx.testing`. It then gives your suite:
 
 - the `gpu` marker: `@pytest.mark.gpu` tests are skipped when TensorFlow sees no GPU, and fail
   instead under `--kerasx-require-gpu` (use it on GPU runners, so a broken driver cannot turn a
   GPU job green by skipping everything);
 - the `tiny_model` fixture: a small compiled classifier (4 inputs, 3 classes) and data for it;
-- an autouse fixture that, after each test that used Keras, clears the Keras session and
-  restores the global dtype policy, so one test's `mixed_float16` cannot leak into the next.
+- the `keras_isolation` fixture: after the test, it clears the Keras session and restores the
+  global dtype policy, so one test's `mixed_float16` or layer names cannot leak into the next.
+  It is not applied by itself; request it where you want it, or for every test with an autouse
+  fixture of your own:
+
+```python
+import pytest
+
+pytest_plugins = ["kerasx.testing"]
+
+@pytest.fixture(autouse=True)
+def _isolated(keras_isolation):
+    yield
+```
 
 It imports nothing heavy unless a test needs it: suites that never touch Keras pay nothing.
 
@@ -34,6 +53,7 @@ import pytest
 __all__ = [
     "REQUIRE_GPU_OPTION",
     "gpu_available",
+    "keras_isolation",
     "make_tiny_model",
     "pytest_addoption",
     "pytest_collection_modifyitems",
@@ -134,9 +154,23 @@ def tiny_model() -> tuple[Any, tuple[Any, Any]]:
     return make_tiny_model()
 
 
-@pytest.fixture(autouse=True)
-def _kerasx_keras_isolation() -> Iterator[None]:
-    """Clear the Keras session and restore the dtype policy after tests that used Keras."""
+@pytest.fixture
+def keras_isolation() -> Iterator[None]:
+    """Clear the Keras session and restore the global dtype policy after the test.
+
+    Keras's layer-name counters and its global dtype policy are process-wide: without this, a
+    test that sets `mixed_float16` or builds layers changes what the next test sees. Request it
+    in a test, or make it apply to every test with an autouse fixture in your `conftest.py`.
+    Nothing is imported if the test never loaded Keras.
+
+    Example:
+
+    ```python
+    def test_mixed_precision(keras_isolation):
+        import keras
+        keras.config.set_dtype_policy("mixed_float16")  # undone after the test
+    ```
+    """
     keras = sys.modules.get("keras")
     policy = keras.config.dtype_policy() if keras is not None else None
     yield

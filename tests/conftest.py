@@ -1,8 +1,8 @@
 """Shared test set-up.
 
 Markers are registered in pyproject.toml (`slow`, `notebook`) and by the `kerasx.testing`
-plugin (`gpu`), which kerasx installs as a pytest11 entry point and which also provides the
-`tiny_model` fixture and Keras session isolation between tests.
+plugin (`gpu`), which this suite opts into as any user's suite would; the plugin also provides
+the `tiny_model` fixture and the `keras_isolation` fixture, applied here to every test.
 """
 
 from __future__ import annotations
@@ -13,6 +13,14 @@ import pytest
 
 # Quiet TensorFlow's C++ start-up logs here and in the subprocesses the tests start.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+pytest_plugins = ["kerasx.testing"]
+
+
+@pytest.fixture(autouse=True)
+def _keras_isolated(keras_isolation):
+    """Every test starts with a fresh Keras session and the float32 policy."""
+    yield
 
 
 @pytest.fixture

@@ -35,8 +35,9 @@ PUBLIC = {
         "global_batch_size", "mixed_precision_policy", "policy_for", "split_cpu", "strategy",
     ],
     "kerasx.testing": [
-        "REQUIRE_GPU_OPTION", "gpu_available", "make_tiny_model", "pytest_addoption",
-        "pytest_collection_modifyitems", "pytest_configure", "pytest_runtest_setup", "tiny_model",
+        "REQUIRE_GPU_OPTION", "gpu_available", "keras_isolation", "make_tiny_model",
+        "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
+        "pytest_runtest_setup", "tiny_model",
     ],
     "kerasx.cli": [
         "COMMANDS", "EXIT_DEVICE_MISSING", "EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main",

@@ -1,8 +1,9 @@
 """The `kerasx.testing` pytest plugin, run on small test suites with pytest's `pytester`.
 
-The plugin reaches the inner pytest runs through its `pytest11` entry point, as it reaches a
-user's suite after `pip install kerasx`. Where the outcome depends on the machine (a GPU or
-not), both branches assert what the plugin must do there.
+The plugin is opt-in: a suite that does not ask for it is untouched (its own `gpu` marker and
+Keras's layer-name counters included); a suite that asks (`pytest_plugins` in its conftest, or
+`-p kerasx.testing`) gets the marker, the option and the fixtures. Where the outcome depends on
+the machine (a GPU or not), both branches assert what the plugin must do there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from kerasx.testing import REQUIRE_GPU_OPTION, gpu_available
 
 pytest_plugins = ["pytester"]
 
+OPT_IN = 'pytest_plugins = ["kerasx.testing"]\n'
+
+ISOLATED = OPT_IN + """
+import pytest
+
+@pytest.fixture(autouse=True)
+def _isolated(keras_isolation):
+    yield
+"""
+
 GPU_SUITE = """
 import pytest
 
@@ -30,13 +41,45 @@ def test_plain():
 """
 
 
-def test_plugin_is_registered_through_its_entry_point(pytester):
+def test_a_suite_that_did_not_opt_in_is_untouched(pytester):
+    # The project's own `gpu` marker means something else, and its tests rely on Keras's
+    # layer-name counter running on from one test to the next.
+    pytester.makeini("[pytest]\nmarkers =\n    gpu: our own meaning: runs everywhere\n")
+    pytester.makepyfile(
+        """
+        import keras
+        import pytest
+
+        def test_first_layer():
+            assert keras.layers.Dense(2).name == "dense"
+
+        def test_second_layer_counts_on():
+            assert keras.layers.Dense(2).name == "dense_1"
+
+        @pytest.mark.gpu
+        def test_own_gpu_marker_runs():
+            assert True
+        """
+    )
+    result = pytester.runpytest_subprocess("--strict-markers", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    assert REQUIRE_GPU_OPTION not in help_text
+
+
+@pytest.mark.parametrize("how", ["conftest", "-p"])
+def test_opting_in_registers_the_marker_and_the_option(pytester, how):
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest("--markers")
+    if how == "conftest":
+        pytester.makeconftest(OPT_IN)
+        result = pytester.runpytest("--markers")
+    else:
+        result = pytester.runpytest("-p", "kerasx.testing", "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.gpu: needs a GPU*--kerasx-require-gpu*"])
 
 
 def test_gpu_tests_are_skipped_without_a_gpu(pytester):
+    pytester.makeconftest(OPT_IN)
     pytester.makepyfile(GPU_SUITE)
     result = pytester.runpytest("-rs")
     if gpu_available():
@@ -47,6 +90,7 @@ def test_gpu_tests_are_skipped_without_a_gpu(pytester):
 
 
 def test_gpu_tests_fail_under_require_gpu(pytester):
+    pytester.makeconftest(OPT_IN)
     pytester.makepyfile(GPU_SUITE)
     result = pytester.runpytest(REQUIRE_GPU_OPTION)
     if gpu_available():
@@ -61,6 +105,7 @@ def test_gpu_tests_fail_under_require_gpu(pytester):
 
 
 def test_tiny_model_trains_and_keras_state_is_isolated_between_tests(pytester):
+    pytester.makeconftest(ISOLATED)
     pytester.makepyfile(
         """
         import keras
@@ -100,6 +145,7 @@ def test_tiny_model_trains_and_keras_state_is_isolated_between_tests(pytester):
 
 
 def test_a_policy_set_before_the_test_is_what_is_restored(pytester):
+    pytester.makeconftest(ISOLATED)
     pytester.makepyfile(
         """
         import keras
@@ -118,7 +164,33 @@ def test_a_policy_set_before_the_test_is_what_is_restored(pytester):
     result.assert_outcomes(passed=2)
 
 
+def test_isolation_applies_only_where_it_is_requested(pytester):
+    pytester.makeconftest(OPT_IN)
+    pytester.makepyfile(
+        """
+        import keras
+
+        def test_builds_a_layer():
+            assert keras.layers.Dense(2).name == "dense"
+
+        def test_counter_runs_on_without_the_fixture():
+            assert keras.layers.Dense(2).name == "dense_1"
+
+        def test_isolated(keras_isolation):
+            keras.config.set_dtype_policy("mixed_float16")
+            assert keras.layers.Dense(2).name == "dense_2"
+
+        def test_after_the_isolated_one():
+            assert keras.config.dtype_policy().name == "float32"
+            assert keras.layers.Dense(2).name == "dense"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+
+
 def test_suites_without_keras_do_not_import_tensorflow(pytester):
+    pytester.makeconftest(ISOLATED)
     pytester.makepyfile(
         """
         import sys
