@@ -27,7 +27,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "kerasx"
 
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "_lazy", "_atomic", "_compat"},
+    {"_version", "errors", "_lazy", "_atomic", "_notebook", "_compat"},
     {"runtime"},
     {"layers", "datasets"},
     {"io", "data"},

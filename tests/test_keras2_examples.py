@@ -116,7 +116,8 @@ def test_save_to_a_directory_points_to_export(tmp_path):
 
 def test_compile_with_mse_trains_and_kerasx_compile_explains_mse():
     x, y = _data()
-    model = _keras2_style_model()  # model.compile(loss='mse', optimizer='sgd', metrics=['accuracy'])
+    # model.compile(loss='mse', optimizer='sgd', metrics=['accuracy'])
+    model = _keras2_style_model()
     assert model.loss == "mse" and isinstance(model.optimizer, keras.optimizers.SGD)
     before = model.evaluate(x, y, verbose=0)[0]
     kerasx.fit(model, x, y, epochs=2, batch_size=16, progress=False)

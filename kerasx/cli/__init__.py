@@ -1,8 +1,10 @@
 """The `kerasx` command (also `python -m kerasx`).
 
 Each subcommand lives in its own module under `kerasx.cli`, which defines `HELP` (one
-line), `add_arguments(parser)` and `run(args) -> int`. Modules import nothing heavy at import
-time, so `kerasx --help` is fast; TensorFlow loads only when a command needs it.
+line), `add_arguments(parser)` and `run(args) -> int`, and holds the command's logic (the
+checks of `doctor`, too many for one module, are in `_doctor_checks.py`, which reads the
+environment, and `_doctor_tensorflow.py`, which asks TensorFlow). Modules import nothing heavy
+at import time, so `kerasx --help` is fast; TensorFlow loads only when a command needs it.
 
 Exit codes: 0 success, 1 a check or command failed, 2 bad usage (unknown command or option),
 3 a requested device (GPU) is missing; commands document their own codes beyond these.

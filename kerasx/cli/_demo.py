@@ -12,6 +12,17 @@ from typing import Any
 from kerasx._atomic import atomic_path, atomic_write_text
 from kerasx.errors import ConfigurationError
 
+__all__ = [
+    "DEFAULT_OUT",
+    "HELP",
+    "DemoReport",
+    "add_arguments",
+    "build_demo_model",
+    "format_report",
+    "run",
+    "run_demo",
+]
+
 HELP = (
     "train a small CNN on the embedded 8x8 digits; write model, history, plots and summary "
     "(a second run resumes)"
@@ -22,7 +33,16 @@ DEFAULT_OUT = "kerasx-demo"
 
 @dataclass
 class DemoReport:
-    """What `run_demo` did: test metrics, the files written, and how long it took."""
+    """What `run_demo` did: test metrics, the files written, and how long it took.
+
+    Attributes:
+        test_accuracy: accuracy on the 360 held-out digits.
+        test_loss: loss on the held-out digits.
+        epochs_trained: epochs trained by this run (0 when an earlier run finished them all).
+        resumed_from_epoch: the epoch this run resumed after (0 for a fresh start).
+        seconds: wall time of the run.
+        files: `{what: path}` of every file and folder written.
+    """
 
     test_accuracy: float
     test_loss: float
@@ -33,6 +53,11 @@ class DemoReport:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--out`, `--epochs`, `--seed`, `--json` and `--progress` to the `demo` parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     parser.add_argument(
         "--out", default=DEFAULT_OUT, help=f"output folder. Defaults to ./{DEFAULT_OUT}/"
     )
@@ -145,6 +170,14 @@ def _save_figure(figure: Any, path: Path) -> None:
 
 
 def format_report(report: DemoReport) -> str:
+    """The demo report as aligned text: test metrics, epochs, time and the files written.
+
+    Args:
+        report: a `DemoReport`, as `run_demo` returns it.
+
+    Returns:
+        The text, without a final newline.
+    """
     lines = [
         "kerasx demo: a CNN on the 8x8 handwritten digits (1,437 train / 360 test)",
         f"  test accuracy  {report.test_accuracy:.4f}",
@@ -172,6 +205,14 @@ def _epochs_line(report: DemoReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train the demo and print its report.
+
+    Args:
+        args: the parsed arguments (`out`, `epochs`, `seed`, `json`, `progress`).
+
+    Returns:
+        0.
+    """
     report = run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=args.progress)
     if args.json:
         print(json.dumps(asdict(report), indent=2))

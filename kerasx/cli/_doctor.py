@@ -2,16 +2,63 @@
 
 Exit codes: 0 when kerasx is usable here (warnings allowed), 1 when a check failed; the failed
 checks and their fixes are printed (to stderr in text mode, in the JSON report with `--json`).
+
+`diagnose()` runs every check in this process and returns a `DoctorReport`: the environment
+checks of `kerasx.cli._doctor_checks`, then those of `kerasx.cli._doctor_tensorflow`, which
+import TensorFlow.
+
+Example:
+
+```python
+from kerasx.cli._doctor import diagnose
+
+report = diagnose()
+for check in report.checks:
+    print(check.status, check.name, check.detail)
+```
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import platform
 import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["HELP", "add_arguments", "format_report", "run"]
+from kerasx.cli._doctor_checks import (
+    FAIL,
+    OK,
+    Check,
+    check_determinism,
+    check_graphviz,
+    check_keras_backend,
+    check_keras_home,
+    check_keras_mixing,
+    check_legacy_keras,
+    check_package,
+    check_python,
+    distribution_version,
+    environment,
+    keras_home,
+    legacy_keras_requested,
+    requested_keras_backend,
+)
+from kerasx.cli._doctor_tensorflow import (
+    check_cuda_build,
+    check_devices,
+    check_keras,
+    check_mixed_precision,
+    check_tensorflow,
+    check_xla,
+    gpu_facts,
+    op_determinism,
+)
+
+__all__ = ["HELP", "DoctorReport", "add_arguments", "diagnose", "format_report", "run"]
 
 HELP = (
     "check Python, TensorFlow, Keras, GPUs, CUDA, Graphviz and Keras's home; say how to fix "
@@ -19,6 +66,131 @@ HELP = (
 )
 
 _MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
+
+
+@dataclass
+class DoctorReport:
+    """All checks of one `diagnose()` run and the raw facts they were based on.
+
+    Attributes:
+        checks: the checks, in a stable order.
+        facts: versions, devices and build information as plain JSON-able values.
+    """
+
+    checks: list[Check]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether kerasx is usable here: no check failed (warnings allowed)."""
+        return all(check.status != FAIL for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        """The failed checks."""
+        return [check for check in self.checks if check.status == FAIL]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able data: `ok`, `checks` and `facts`."""
+        return {
+            "ok": self.ok,
+            "checks": [asdict(check) for check in self.checks],
+            "facts": self.facts,
+        }
+
+
+def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
+    """Run every doctor check in this process.
+
+    Imports TensorFlow (and Keras, when the backend is TensorFlow).
+
+    Args:
+        env: environment variables to judge. Defaults to `None`, which means `os.environ`.
+            TensorFlow itself always sees the real environment.
+
+    Returns:
+        A `DoctorReport`; `report.ok` says whether kerasx is usable here.
+    """
+    env = environment(env)
+    checks = [check_python()]
+    facts: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+    }
+    tensorflow_check, tf = check_tensorflow()
+    checks.append(tensorflow_check)
+    checks.append(check_keras(env))
+    checks.append(check_keras_backend(env))
+    facts["keras"] = distribution_version("keras")
+    facts["keras_backend"] = requested_keras_backend(env)[0]
+    checks.append(_tf_keras_check(env, tf, facts))
+    checks.append(check_keras_mixing())
+    if tf is not None:
+        checks.extend(_tensorflow_checks(tf, checks, facts))
+    checks.extend(_package_checks())
+    checks.append(check_graphviz())
+    checks.append(check_determinism(env, op_determinism=op_determinism(tf) if tf else None))
+    checks.append(check_keras_home(env))
+    facts["keras_home"] = str(keras_home(env))
+    return DoctorReport(checks=checks, facts=facts)
+
+
+def _tf_keras_check(env: Mapping[str, str], tf: Any, facts: dict[str, Any]) -> Check:
+    """Resolve `tf.keras` (unless that cannot work) and judge what it is."""
+    tf_keras_module = None
+    tf_keras_error = None
+    if tf is not None:
+        facts["tensorflow"] = tf.__version__
+    if tf is not None and not (
+        legacy_keras_requested(env) and importlib.util.find_spec("tf_keras") is None
+    ):
+        try:
+            # Reading an attribute makes TensorFlow's lazy loader resolve tf.keras.
+            facts["tf_keras_version"] = str(tf.keras.__version__)
+            tf_keras_module = tf.keras
+        except Exception as error:
+            tf_keras_error = f"{type(error).__name__}: {error}"
+    return check_legacy_keras(env, tf_keras_module=tf_keras_module, tf_keras_error=tf_keras_error)
+
+
+def _tensorflow_checks(tf: Any, checks: list[Check], facts: dict[str, Any]) -> list[Check]:
+    """The device, CUDA, precision and XLA checks; the build, GPU and runtime facts."""
+    from kerasx import runtime
+
+    build = dict(tf.sysconfig.get_build_info())
+    gpus = gpu_facts()
+    facts["build"] = {key: runtime.jsonable(value) for key, value in build.items()}
+    facts["gpus"] = gpus
+    status = {check.name: check.status for check in checks}
+    if status["keras"] == OK and status["keras_backend"] == OK:
+        try:
+            facts["runtime"] = runtime.jsonable(runtime.describe())
+        except Exception as error:  # the checks above already say what is wrong
+            facts["runtime"] = {"error": f"{type(error).__name__}: {error}"}
+    return [
+        check_devices(gpus, build),
+        check_cuda_build(build, gpus),
+        check_mixed_precision(gpus),
+        check_xla(tf),
+    ]
+
+
+def _package_checks() -> list[Check]:
+    return [
+        check_package(
+            "h5py",
+            required=True,
+            purpose="Keras needs it to save weights in .keras and .h5 files",
+            fix='Install it: `pip install "h5py>=3.10"`.',
+        ),
+        check_package(
+            "pydot",
+            required=False,
+            purpose="plot_model then uses kerasx's built-in renderer",
+            fix='Install it: `pip install "pydot>=2.0"`.',
+        ),
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,11 +206,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def format_report(report: Any) -> str:
+def format_report(report: DoctorReport) -> str:
     """The doctor report as aligned text: one line per check, its fix indented below it.
 
     Args:
-        report: a `kerasx.cli._doctor_checks.DoctorReport`.
+        report: a `DoctorReport`, as `diagnose` returns it.
 
     Returns:
         The text, without a final newline.
@@ -64,8 +236,6 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         0 when kerasx is usable here (warnings allowed), 1 when a check failed.
     """
-    from kerasx.cli._doctor_checks import diagnose
-
     report = diagnose()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -10,6 +10,11 @@ HELP = "plot loss and metric curves from a run directory or a history .json/.csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `PATH...`, `--output` and the plotting options to the `plot-history` subcommand's parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     parser.add_argument(
         "path",
         nargs="+",
@@ -26,6 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Plot the history (several paths: one curve per run) and print the image written.
+
+    Args:
+        args: the parsed arguments (`path`, `output`, `metrics`, `smooth`, `log_scale`,
+            `title`, `dpi`).
+
+    Returns:
+        0.
+
+    Raises:
+        ConfigurationError: if `--output` is not a .png, .svg or .pdf file.
+    """
     from pathlib import Path
 
     from kerasx._atomic import atomic_path

@@ -12,6 +12,11 @@ HELP = "draw a saved model's layers and connections to .png, .svg or .pdf (Graph
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `FILE`, `--trusted`, `--output` and the drawing options to the `plot-model` parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     add_model_file_arguments(parser)
     parser.add_argument(
         "-o", "--output", default="model.png", help="image to write. Defaults to model.png"
@@ -31,6 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Load the model file, draw it and print the path of the image written.
+
+    Args:
+        args: the parsed arguments (`file`, `trusted`, `output`, `engine`, `rankdir`,
+            `expand_nested`, `show_dtype`, `dpi`).
+
+    Returns:
+        0.
+    """
     from kerasx.viz._diagram import plot_model
 
     model = load_model_file(args)

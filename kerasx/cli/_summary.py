@@ -13,6 +13,11 @@ HELP = "print the summary of a saved model (.keras, .h5, .json): layers, shapes,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `FILE`, `--trusted`, `--expand-nested` and `--json` to the `summary` subcommand's parser.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     add_model_file_arguments(parser)
     parser.add_argument(
         "--expand-nested", action="store_true", help="list the layers inside nested models"
@@ -21,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Load the model file and print its summary (as JSON with `--json`).
+
+    Args:
+        args: the parsed arguments (`file`, `trusted`, `expand_nested`, `json`).
+
+    Returns:
+        0.
+    """
     from kerasx.viz._summary import summary
 
     model = load_model_file(args)

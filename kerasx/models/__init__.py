@@ -1,11 +1,11 @@
-"""Every Keras model name, by identity, plus builders, `compile` and the seed's save/load calls.
+"""Every Keras model name, by identity, plus builders, `compile` and Keras 2 style save/load.
 
 `kerasx.models.Sequential is keras.models.Sequential` and likewise `Model` and `clone_model`;
 `Input` is `keras.Input`. kerasx adds:
 
 - `mlp`, `cnn`, `rnn`: builders returning a `keras.Model`.
 - `compile(model, task="auto", ...)`: loss and metrics inferred, fast defaults.
-- `load_model`, `save_model`, `model_from_json`: the article's calls, working on Keras 3 for
+- `load_model`, `save_model`, `model_from_json`: the Keras 2 style calls, working on Keras 3 for
   every format and safe by default. They are `kerasx.io.load`, `kerasx.io.save` and
   `kerasx.io.from_json` under the names Keras users know, and so they are *not* the
   Keras functions of the same names.

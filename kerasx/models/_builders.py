@@ -18,10 +18,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kerasx.errors import ConfigurationError
+from kerasx.models._tasks import BUILDER_TASKS, TASKS, per_output
 
 __all__ = ["cnn", "mlp", "rnn"]
 
 _CELLS = ("lstm", "gru", "simple")
+_Pool = tuple[int, int] | None
 
 
 # --------------------------------------------------------------------------- validation
@@ -139,8 +141,6 @@ def _output_order(heads: Mapping[str, int]) -> list[str]:
 
 def _head_tasks(task: Any, heads: Mapping[str, int]) -> dict[str, str]:
     """The task of each head (`"auto"` where none was given), checked against its units."""
-    from kerasx.models._compile import TASKS, per_output
-
     chosen = per_output(task, _output_order(heads), "task", missing="auto")
     for key, value in chosen.items():
         if value != "auto" and value not in TASKS:
@@ -162,8 +162,6 @@ def _output_activations(
 ) -> dict[str, Any]:
     """The activation of each head; `"auto"` follows the head's task, else its units
     (softmax for 2+ units, sigmoid for one)."""
-    from kerasx.models._compile import per_output
-
     chosen = per_output(
         output_activation, _output_order(heads), "output_activation", missing="auto"
     )
@@ -230,8 +228,6 @@ def _finish(
 ) -> Any:
     import keras
 
-    from kerasx.models._compile import BUILDER_TASKS
-
     activations = _output_activations(output_activation, heads, tasks)
     outputs = {
         key: keras.layers.Dense(units, activation=activations[key], dtype="float32", name=key)(x)
@@ -283,7 +279,8 @@ def mlp(
 
     Inputs of rank > 1 are flattened first. With several inputs (a dict `input_shape`), each
     input may first pass through its own Dense layers (`branch`), then all are concatenated
-    and go through `hidden` — the article's two-input model is
+    and go through `hidden`. The Keras 2 style two-input model (two `Input((784,))`, a
+    `Dense(10)` on each, concatenated, one output unit) is
     `mlp({"x1": (784,), "x2": (784,)}, hidden=(), outputs=1, branch=(10,))`.
 
     Args:
@@ -360,7 +357,7 @@ def mlp(
         return _finish(inputs, x, heads, output_activation, model_name, tasks)
 
 
-def _pool_tuple(pool_size: Any) -> tuple[int, int] | None:
+def _pool_tuple(pool_size: Any) -> _Pool:
     if pool_size is None or pool_size == 1:
         return None
     if _positive_int(pool_size):
@@ -377,9 +374,7 @@ def _pool_tuple(pool_size: Any) -> tuple[int, int] | None:
     )
 
 
-def _check_pooling(
-    key: str, shape: tuple[int, ...], filters: tuple[int, ...], pool: tuple[int, int] | None
-) -> None:
+def _check_pooling(key: str, shape: tuple[int, ...], filters: tuple[int, ...], pool: _Pool) -> None:
     """Refuse an input too small for the pooling stack, naming the pool that would reach 0."""
     if pool is None:
         return
@@ -395,6 +390,27 @@ def _check_pooling(
                 "(fewer filters), a smaller pool_size, or pool_size=None."
             )
         height, width = new_height, new_width
+
+
+def _conv_stack(
+    x: Any, filters: Sequence[int], prefix: str, kernel_size: Any, pool: _Pool, batch_norm: bool
+) -> Any:
+    """The conv stages of `cnn`: `conv_i` (with `_bn`, `_act` under batch norm), `pool_i`."""
+    import keras
+
+    for stage, size in enumerate(filters, start=1):
+        base = f"{prefix}conv_{stage}"
+        if batch_norm:
+            x = keras.layers.Conv2D(size, kernel_size, padding="same", use_bias=False, name=base)(x)
+            x = keras.layers.BatchNormalization(name=f"{base}_bn")(x)
+            x = keras.layers.Activation("relu", name=f"{base}_act")(x)
+        else:
+            x = keras.layers.Conv2D(
+                size, kernel_size, padding="same", activation="relu", name=base
+            )(x)
+        if pool is not None:
+            x = keras.layers.MaxPooling2D(pool, name=f"{prefix}pool_{stage}")(x)
+    return x
 
 
 def cnn(
@@ -477,20 +493,7 @@ def cnn(
             x = tensor
             if len(shapes[key]) == 2:
                 x = keras.layers.Reshape((*shapes[key], 1), name=f"{prefix}add_channel")(x)
-            for stage, size in enumerate(filters, start=1):
-                base = f"{prefix}conv_{stage}"
-                if batch_norm:
-                    x = keras.layers.Conv2D(
-                        size, kernel_size, padding="same", use_bias=False, name=base
-                    )(x)
-                    x = keras.layers.BatchNormalization(name=f"{base}_bn")(x)
-                    x = keras.layers.Activation("relu", name=f"{base}_act")(x)
-                else:
-                    x = keras.layers.Conv2D(
-                        size, kernel_size, padding="same", activation="relu", name=base
-                    )(x)
-                if pool is not None:
-                    x = keras.layers.MaxPooling2D(pool, name=f"{prefix}pool_{stage}")(x)
+            x = _conv_stack(x, filters, prefix, kernel_size, pool, batch_norm)
             if global_pool:
                 x = keras.layers.GlobalAveragePooling2D(name=f"{prefix}global_pool")(x)
             else:
@@ -521,7 +524,7 @@ def rnn(
     Layers are named `<cell>_1`, `<cell>_2`, ... (`lstm_1`; wrapped in `bidirectional_i` when
     `bidirectional`). Every recurrent layer but the last returns sequences; the last does when
     `return_sequences` is True, and the output Dense then applies to every time step. The time
-    dimension may be None for variable-length sequences, as in the article's
+    dimension may be None for variable-length sequences, as in Keras 2 style
     `Input(shape=(None, 1))`.
 
     Args:
@@ -535,8 +538,8 @@ def rnn(
         return_sequences: output one prediction per time step. Defaults to `False`.
         dropout: input dropout of each recurrent layer. Defaults to `0.0`.
         name: model name. Defaults to `None` (`"rnn"`).
-        output_activation: see `mlp`; `"auto"` is sigmoid for one unit, as in the article.
-            Defaults to `"auto"`.
+        output_activation: see `mlp`; `"auto"` is sigmoid for one unit, as in Keras 2 style
+            sequence classifiers. Defaults to `"auto"`.
         task: see `mlp`; `task="regression"` gives a linear output (a sequence regressor).
             Defaults to `"auto"`.
         mixed_precision: dtype policy to build in; see `mlp`. Defaults to `"auto"`.

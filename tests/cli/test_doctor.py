@@ -26,9 +26,11 @@ from kerasx.cli._doctor_checks import (
     check_keras_home,
     check_keras_mixing,
     check_legacy_keras,
+    check_package,
     check_python,
     keras_home,
     requested_keras_backend,
+    version_tuple,
 )
 
 from helpers import run_cli, slow_tests_selected
@@ -215,6 +217,24 @@ def test_determinism_reports_flags():
     assert check.status == OK
     assert "TF_DETERMINISTIC_OPS='1'" in check.detail
     assert "op determinism enabled" in check.detail
+
+
+def test_package_check_fails_for_a_required_package_and_warns_for_an_optional_one():
+    installed = check_package("h5py", required=True, purpose="saving", fix="pip install h5py")
+    assert installed.status == OK
+    assert installed.detail.startswith("h5py ")
+    absent = "kerasx_no_such_package"
+    required = check_package(absent, required=True, purpose="saving", fix="install it")
+    assert (required.status, required.fix) == (FAIL, "install it")
+    assert required.detail == f"{absent} is not installed (saving)"
+    assert check_package(absent, required=False, purpose="plots", fix="").status == WARN
+
+
+def test_version_tuple_reads_the_leading_numbers():
+    assert version_tuple("2.21.0") == (2, 21, 0)
+    assert version_tuple("2.21.0rc1") == (2, 21, 0)
+    assert version_tuple("3.15.1.dev2024") == (3, 15, 1)
+    assert version_tuple("2.x") == (2,)
 
 
 @pytest.mark.slow

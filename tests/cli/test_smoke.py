@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from kerasx.cli import EXIT_DEVICE_MISSING
-from kerasx.cli._smoke_checks import SmokeCheck, SmokeReport, run_smoke
+from kerasx.cli._smoke import SmokeCheck, SmokeReport, run_smoke
 from kerasx.errors import ConfigurationError
 from kerasx.testing import gpu_available
 

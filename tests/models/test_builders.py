@@ -43,7 +43,7 @@ def test_mlp_flattens_images_and_adds_batch_norm_and_dropout():
     assert model.get_layer("output").activation.__name__ == "sigmoid"
 
 
-def test_mlp_two_inputs_concatenated_is_the_articles_model():
+def test_mlp_two_inputs_concatenated_is_the_keras2_style_model():
     model = models.mlp(
         {"x1": (784,), "x2": (784,)}, hidden=(), outputs=1, branch=(10,), output_activation="linear"
     )

@@ -10,14 +10,9 @@ import tensorflow as tf
 import kerasx
 from kerasx import models
 from kerasx.errors import ConfigurationError
-from kerasx.models._compile import (
-    choose_jit_compile,
-    choose_steps_per_execution,
-    fit_steps_per_execution,
-    infer_task,
-    output_info,
-    resolve_labels,
-)
+from kerasx.models._compile import fit_steps_per_execution, resolve_labels
+from kerasx.models._defaults import choose_jit_compile, choose_steps_per_execution
+from kerasx.models._tasks import infer_task, output_info
 
 
 def _dense(units, activation, inputs=4):
@@ -97,7 +92,7 @@ def test_inconsistent_choices_are_refused_with_an_explanation(build, kwargs, mat
     assert "force=True" in str(info.value)
 
 
-def test_force_compiles_the_articles_mse_on_softmax():
+def test_force_compiles_the_keras2_style_mse_on_softmax():
     model = models.compile(_dense(10, "softmax"), loss="mse", metrics=["accuracy"], force=True)
     assert model.loss == "mse"
 

@@ -1,0 +1,197 @@
+"""What `compile`'s `"auto"` speed settings mean for a model on this machine.
+
+- `steps_per_execution="auto"`: `choose_steps_per_execution(model)`, several training steps
+  per call into TensorFlow for small models, where the per-step overhead dominates.
+- `jit_compile="auto"`: `choose_jit_compile(model)`, XLA on GPUs (as Keras's own "auto"),
+  off on CPU-only machines, under a distribution strategy and with op determinism enabled.
+- `mixed_precision="auto"`: nothing to change after the model is built; `check_mixed_precision`
+  checks that a mixed-precision model keeps float32 outputs. Mixed precision is chosen at build
+  time (kerasx builders, `kerasx.runtime.enable_mixed_precision`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kerasx.errors import ConfigurationError
+
+__all__ = [
+    "check_mixed_precision",
+    "choose_jit_compile",
+    "choose_steps_per_execution",
+    "execution_settings",
+]
+
+
+def _all_layers(model: Any) -> list[Any]:
+    """Every layer of `model`, those inside nested models included."""
+    found = []
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return found
+
+
+def _distributed(model: Any) -> bool:
+    return getattr(model, "_distribute_strategy", None) is not None
+
+
+def _replicated(model: Any) -> bool:
+    """Whether `model` trains under a strategy with several replicas (devices or workers)."""
+    active = getattr(model, "_distribute_strategy", None)
+    return active is not None and int(active.num_replicas_in_sync) > 1
+
+
+def _int_above_one(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 1
+
+
+def choose_jit_compile(model: Any, *, gpu: bool | None = None) -> bool:
+    """What `jit_compile="auto"` means for `model` on this machine.
+
+    XLA when a GPU is present (as Keras's own "auto"), never on CPU-only machines, where
+    compiling costs more time than it saves on short runs. Pass `jit_compile=True` to
+    `compile` for long runs on CPU. Never under a distribution strategy, with op determinism
+    enabled, or when a layer does not support XLA.
+
+    Args:
+        model: a built `keras.Model`.
+        gpu: whether a GPU is present; None asks TensorFlow. Defaults to `None`.
+
+    Returns:
+        True to compile with XLA.
+
+    Example:
+
+    >>> from kerasx import models
+    >>> choose_jit_compile(models.mlp((4,)), gpu=False)
+    False
+    """
+    import tensorflow as tf
+
+    layers = _all_layers(model)
+    if _distributed(model) or not all(getattr(layer, "supports_jit", True) for layer in layers):
+        return False
+    try:
+        from tensorflow.python.framework.config import is_op_determinism_enabled
+
+        if is_op_determinism_enabled():
+            return False
+    except ImportError:  # pragma: no cover - TensorFlow moved it
+        return False
+    return bool(tf.config.list_physical_devices("GPU")) if gpu is None else bool(gpu)
+
+
+def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None = None) -> int:
+    """What `steps_per_execution="auto"` means: training steps per call into TensorFlow.
+
+    Per-step overhead (milliseconds on CPU) dominates small models, so many steps run in one
+    call: 512 for models up to 1 million parameters, 64 up to 10 million, 1 above. Capped at
+    `steps_per_epoch` when it is known (`kerasx.fit` caps it at the number of batches of its
+    data). Batch-level callbacks (and the progress bar) then see one batch every
+    `steps_per_execution` steps; pass `steps_per_execution=1` to see them all. Always 1 for a
+    model under a strategy with several replicas: in Keras 3.15 a `MirroredStrategy` or
+    `MultiWorkerMirroredStrategy` step fails with more than one step per execution ("You must
+    feed a value for placeholder tensor").
+
+    Args:
+        model_or_params: a `keras.Model` or its parameter count.
+        steps_per_epoch: batches per epoch, when known. Defaults to `None`.
+
+    Returns:
+        A positive integer.
+
+    Example:
+
+    >>> choose_steps_per_execution(100_000, steps_per_epoch=45)
+    45
+    """
+    if not isinstance(model_or_params, int) and _replicated(model_or_params):
+        return 1
+    params = (
+        model_or_params if isinstance(model_or_params, int) else int(model_or_params.count_params())
+    )
+    if params <= 1_000_000:
+        steps = 512
+    elif params <= 10_000_000:
+        steps = 64
+    else:
+        steps = 1
+    if steps_per_epoch:
+        steps = max(1, min(steps, int(steps_per_epoch)))
+    return steps
+
+
+def execution_settings(
+    model: Any, steps_per_execution: int | str, jit_compile: bool | str, force: bool
+) -> tuple[int | str, bool | str]:
+    """The `steps_per_execution` and `jit_compile` to compile `model` with, `"auto"` resolved.
+
+    Args:
+        model: a built `keras.Model`.
+        steps_per_execution: an int, or `"auto"` (see `choose_steps_per_execution`).
+        jit_compile: a bool, or `"auto"` (see `choose_jit_compile`).
+        force: accept more than one step per execution under a strategy with several
+            replicas.
+
+    Returns:
+        `(steps_per_execution, jit_compile)`.
+
+    Raises:
+        ConfigurationError: for more than one step per execution under a strategy with
+            several replicas, unless `force` is True.
+    """
+    if steps_per_execution == "auto":
+        steps_per_execution = choose_steps_per_execution(model)
+    elif _replicated(model) and not force and _int_above_one(steps_per_execution):
+        raise ConfigurationError(
+            "Keras 3.15 cannot run more than one step per execution under a strategy with "
+            f"several replicas ({type(model.distribute_strategy).__name__} with "
+            f"{model.distribute_strategy.num_replicas_in_sync} replicas): training fails with "
+            "'You must feed a value for placeholder tensor'. Received: steps_per_execution="
+            f"{steps_per_execution!r}. Leave it 'auto' (1 under such a strategy), pass 1, or "
+            "pass force=True."
+        )
+    if jit_compile == "auto":
+        jit_compile = choose_jit_compile(model)
+    return steps_per_execution, jit_compile
+
+
+def check_mixed_precision(model: Any, mixed_precision: str, force: bool) -> None:
+    """Refuse a precision `model` was not built in, and a mixed-precision model whose outputs
+    are not float32 (the loss would not be stable).
+
+    Args:
+        model: a built `keras.Model`.
+        mixed_precision: `"auto"` or a policy name the model must have been built in.
+        force: skip both checks.
+
+    Raises:
+        ConfigurationError: if the model was built in another policy, or a mixed-precision
+            model has an output that does not compute in float32, unless `force` is True.
+    """
+    from kerasx import runtime
+
+    model_policy = model.dtype_policy.name
+    if mixed_precision != "auto":
+        wanted = runtime.mixed_precision_policy(mixed_precision)
+        if wanted != model_policy and not force:
+            raise ConfigurationError(
+                "Mixed precision is chosen when a model is built, not when it is compiled. "
+                f"Received: mixed_precision={mixed_precision!r} for a model built in "
+                f"{model_policy!r}. Build it with `mixed_precision={wanted!r}` (kerasx "
+                "builders) or after kerasx.runtime.enable_mixed_precision(), or pass "
+                "force=True."
+            )
+    if model_policy.startswith("mixed") and not force:
+        for tensor in model.outputs:
+            layer = tensor._keras_history.operation
+            if layer.compute_dtype != "float32":
+                raise ConfigurationError(
+                    "A mixed-precision model needs float32 outputs so the loss stays stable. "
+                    f"Received: output layer {layer.name!r} computing in "
+                    f"{layer.compute_dtype!r}. Create it with dtype='float32' (kerasx builders "
+                    "do), or pass force=True."
+                )
