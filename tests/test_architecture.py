@@ -10,7 +10,9 @@ ARCHITECTURE.md explains the rules; this file enforces them:
   documented function in the lower one;
 - no module over 600 lines, no function over 80 lines of code (docstring, comments and blank
   lines excluded);
-- every facade's `__all__`, lazy table and `TYPE_CHECKING` imports name the same things.
+- every facade's `__all__`, lazy table and `TYPE_CHECKING` imports name the same things;
+- only `kerasx._compat` imports Keras's or TensorFlow's private modules (`keras.src`,
+  `tensorflow.python`).
 
 An exception needs an entry in one of the `ALLOWED_*` tables below, with the reason.
 """
@@ -27,7 +29,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "kerasx"
 
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "_lazy", "_atomic", "_notebook", "_compat"},
+    {"_version", "errors", "_lazy", "_atomic", "_notebook"},
+    {"_compat"},
     {"runtime"},
     {"layers", "datasets"},
     {"io", "data"},
@@ -317,6 +320,55 @@ def test_facade_tables_agree(facade):
     declared = _declared_all(facade)
     if declared is not None:
         assert declared == sorted(name for name in table if name != "__version__")
+
+
+_INTERNAL_PREFIXES = ("keras.src", "tensorflow.python")
+
+
+def _internal_imports(module: Module) -> list[str]:
+    found = []
+    for node in ast.walk(module.tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names = [node.args[0].value]
+        internal = [name for name in names if name.startswith(_INTERNAL_PREFIXES)]
+        found += [f"{module.name}:{node.lineno} {name}" for name in internal]
+    return found
+
+
+def test_only_the_compatibility_package_imports_keras_and_tensorflow_internals():
+    outside = [
+        line
+        for module in MODULES.values()
+        if module.area != "_compat"
+        for line in _internal_imports(module)
+    ]
+    assert outside == []
+
+
+def test_internal_import_finder_sees_every_form():
+    tree = ast.parse(
+        "import keras.src.ops\n"
+        "from tensorflow.python.framework import config\n"
+        "importlib.import_module('keras.src.saving')\n"
+        "from keras import ops\n"
+    )
+    module = Module("kerasx.example", PACKAGE / "example.py", tree, [])
+    assert [line.split(" ")[1] for line in _internal_imports(module)] == [
+        "keras.src.ops",
+        "tensorflow.python.framework",
+        "keras.src.saving",
+    ]
 
 
 def test_facade_checks_see_every_facade():

@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -53,7 +52,6 @@ __all__ = [
     "keras_home",
     "legacy_keras_requested",
     "requested_keras_backend",
-    "version_tuple",
 ]
 
 OK = "ok"
@@ -83,17 +81,6 @@ class Check:
 def environment(env: Mapping[str, str] | None) -> Mapping[str, str]:
     """`env`, or `os.environ` when `env` is None."""
     return os.environ if env is None else env
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """`"2.21.0rc1"` -> `(2, 21, 0)`: the leading numbers of up to three dotted parts."""
-    numbers = []
-    for part in version.split(".")[:3]:
-        match = re.match(r"\d+", part)
-        if match is None:
-            break
-        numbers.append(int(match.group()))
-    return tuple(numbers)
 
 
 def distribution_version(name: str) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kerasx._compat import version_tuple
 from kerasx.cli._doctor_checks import (
     FAIL,
     OK,
@@ -23,7 +24,6 @@ from kerasx.cli._doctor_checks import (
     Check,
     distribution_version,
     requested_keras_backend,
-    version_tuple,
 )
 
 __all__ = [

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     if args.weights:
-        from kerasx.viz._weights import format_weight_stats, weight_stats_from_file
+        from kerasx.viz._weight_stats import weight_stats_from_file
+        from kerasx.viz._weight_table import format_weight_stats
 
         print()
         print(format_weight_stats(weight_stats_from_file(args.file)))

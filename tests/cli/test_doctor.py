@@ -30,7 +30,6 @@ from kerasx.cli._doctor_checks import (
     check_python,
     keras_home,
     requested_keras_backend,
-    version_tuple,
 )
 
 from helpers import run_cli, slow_tests_selected
@@ -231,6 +230,8 @@ def test_package_check_fails_for_a_required_package_and_warns_for_an_optional_on
 
 
 def test_version_tuple_reads_the_leading_numbers():
+    from kerasx._compat import version_tuple
+
     assert version_tuple("2.21.0") == (2, 21, 0)
     assert version_tuple("2.21.0rc1") == (2, 21, 0)
     assert version_tuple("3.15.1.dev2024") == (3, 15, 1)
