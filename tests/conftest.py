@@ -27,10 +27,11 @@ def _keras_isolated(keras_isolation):
 def op_determinism():
     """`tf.config.experimental.enable_op_determinism()` for one test, then as it was."""
     import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
 
-    was_on = tf_config.is_op_determinism_enabled()
+    from kerasx._compat.tfconfig import disable_op_determinism, op_determinism_enabled
+
+    was_on = op_determinism_enabled()
     tf.config.experimental.enable_op_determinism()
     yield
     if not was_on:
-        tf_config.disable_op_determinism()
+        disable_op_determinism()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasx._compat import version_tuple
+from kerasx._compat.tfconfig import gpu_memory_limits, op_determinism_enabled
 from kerasx.cli._doctor_checks import (
     FAIL,
     OK,
@@ -144,15 +145,7 @@ def gpu_facts() -> list[dict[str, Any]]:
     gpus = [device for device in runtime.devices() if device["type"] == "GPU"]
     if not gpus:
         return []
-    memory: dict[int, int] = {}
-    try:  # pragma: no cover - GPU only; memory is informative, not essential
-        from tensorflow.python.client import device_lib
-
-        for device in device_lib.list_local_devices():
-            if device.device_type == "GPU":
-                memory[int(device.name.rsplit(":", 1)[-1])] = int(device.memory_limit)
-    except Exception:  # pragma: no cover - GPU only
-        memory = {}
+    memory = gpu_memory_limits()
     facts = []
     for gpu in gpus:  # pragma: no cover - GPU only
         capability = gpu["details"].get("compute_capability")
@@ -313,10 +306,4 @@ def op_determinism(tf: Any) -> bool | None:
     Returns:
         True or False, or None when this TensorFlow has no such query.
     """
-    try:
-        from tensorflow.python.framework import config as tf_config
-
-        return bool(tf_config.is_op_determinism_enabled())
-    except (ImportError, AttributeError) as error:
-        _log.debug("cannot read TensorFlow's op-determinism flag: %s", error)
-        return None
+    return op_determinism_enabled()

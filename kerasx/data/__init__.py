@@ -35,10 +35,12 @@ from typing import TYPE_CHECKING
 from kerasx._lazy import Facade, module_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from kerasx.data._generator import DataGenerator
+    from kerasx.data._sources import DataGenerator
 
+# `DataGenerator` is defined in `_generator.py`; it is loaded through `_sources.py`, which
+# names the subclasses its `from_arrays`, `from_generator` and `split` build.
 _OWN = {
-    "DataGenerator": "kerasx.data._generator:DataGenerator",
+    "DataGenerator": "kerasx.data._sources:DataGenerator",
 }
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))

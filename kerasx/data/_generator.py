@@ -1,50 +1,14 @@
-"""Batch loading from Python: `DataGenerator`, a `keras.utils.PyDataset` that is hard to misuse.
+"""`DataGenerator`: the `keras.utils.PyDataset` protocol and the epoch state.
 
-A subclass implements one method, `load_batch(indices)`, and kerasx does the rest: the number
-of batches, a new permutation of the samples each epoch drawn from `(seed, epoch)` so that runs
-are reproducible and resumable, the partial last batch (or dropping it), checks that every batch
-has the structure, shapes and dtypes of the first one, and errors that name the batch.
-
-`fit`, `evaluate` and `predict` accept a `DataGenerator` directly, with the usual `PyDataset`
-options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit` feeds it to Keras
-as a `tf.data` pipeline instead, whose `workers` threads call `load_batch` (process workers
-keep Keras's queue): faster, and it keeps TensorFlow's `from_generator` out of the process (see
-the README's "Loading data batch by batch").
-
-Example:
-
-```python
-import numpy as np
-import keras
-from kerasx.data import DataGenerator
-
-class Squares(DataGenerator):
-    def __init__(self, n, **kwargs):
-        super().__init__(n, **kwargs)
-        self.x = np.arange(n, dtype="float32")[:, None]
-
-    def load_batch(self, indices):
-        x = self.x[indices]
-        return x, x**2
-
-gen = Squares(100, batch_size=16, seed=0)
-model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-model.compile("adam", "mse")
-model.fit(gen, epochs=2, shuffle=False, verbose=0)
-```
-
-Notes:
-    Pass `shuffle=False` to `fit`: the generator shuffles the samples itself, from its seed.
-    With Keras's default `shuffle=True`, Keras also permutes the order of the batches with
-    Python's global `random` module, which `(seed, epoch)` does not control.
+The order of the samples, the batches, their checks (`_checks.py`) and the state that makes a
+run resumable live here; the tf.data feeds live in `_pipeline.py`, and the subclasses behind
+`from_arrays`, `from_generator` and `split` in `_sources.py`, which names them with
+`register_constructors` (it imports this module, so this module does not import it).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import numbers
-import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -52,64 +16,53 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from keras.utils import PyDataset
 
-from kerasx.data._structure import (
-    BatchSpec,
-    batch_spec,
-    describe_spec,
-    fast_key,
-    first_difference,
-    leading_sizes,
-    unpicklable_attributes,
+from kerasx.data import _pipeline
+from kerasx.data._checks import (
+    BatchChecker,
+    check_initialised,
+    check_picklable,
+    check_positive_int,
+    check_seed,
+    check_state,
+    checked_init,
+    load_error,
 )
-from kerasx.errors import DataError
+from kerasx.data._structure import describe_spec
+from kerasx.errors import DataError, MissingDependencyError
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["DataGenerator"]
+__all__ = ["DataGenerator", "register_constructors"]
 
 _SEED_BOUND = 2**31 - 1
 
+_CONSTRUCTORS: dict[str, Callable[..., Any]] = {}
+"""What `DataGenerator.from_arrays`, `from_generator` and `split` call, by method name."""
 
-def _check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DataError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}. "
-            f"Pass a whole number of at least {minimum}."
+
+def register_constructors(**constructors: Callable[..., Any]) -> None:
+    """Name what `DataGenerator.from_arrays`, `from_generator` and `split` call.
+
+    Those build subclasses that live in a module importing this one (`_sources.py`, which
+    calls this once); the table lets `DataGenerator` reach them without importing them back.
+
+    Args:
+        **constructors: method name -> the class or function that builds its result.
+    """
+    _CONSTRUCTORS.update(constructors)
+
+
+def _constructor(name: str) -> Callable[..., Any]:
+    constructor = _CONSTRUCTORS.get(name)
+    if constructor is None:
+        raise MissingDependencyError(
+            f"DataGenerator.{name} is not available: the module that defines the generator "
+            f"it builds was not imported. Received: a call to DataGenerator.{name} before "
+            "kerasx.data loaded it. Import DataGenerator from kerasx.data "
+            "(`from kerasx.data import DataGenerator`), which loads it."
         )
-    return int(value)
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"`seed` must be a non-negative integer or None. Received: seed={seed!r}.")
-    return int(seed)
-
-
-def _preview(indices: np.ndarray, limit: int = 6) -> str:
-    shown = ", ".join(str(int(i)) for i in indices[:limit])
-    return f"[{shown}{', ...' if len(indices) > limit else ''}] ({len(indices)} samples)"
-
-
-def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Wrap a subclass `__init__` so a forgotten `super().__init__` is reported at once."""
-
-    @functools.wraps(init)
-    def __init__(self: DataGenerator, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        if "_kx_num_samples" not in self.__dict__:
-            cls = type(self).__name__
-            raise DataError(
-                f"{cls}.__init__ must call `super().__init__(num_samples, batch_size, **kwargs)`"
-                f" so that DataGenerator knows the number of samples, the batch size, the seed "
-                f"and the worker options. Received: a {cls} whose __init__ did not call it. "
-                f"Add `super().__init__(num_samples, batch_size=batch_size, **kwargs)` to "
-                f"{cls}.__init__."
-            )
-        if self.__dict__.get("_kx_use_multiprocessing"):
-            self._check_picklable()
-
-    return __init__
+    return constructor
 
 
 class DataGenerator(PyDataset):
@@ -118,6 +71,15 @@ class DataGenerator(PyDataset):
     Subclass it and implement `load_batch(indices)`; or build one from arrays with
     `DataGenerator.from_arrays` or from a Python generator function with
     `DataGenerator.from_generator`.
+
+    `fit`, `evaluate` and `predict` accept a `DataGenerator` directly, with the usual
+    `PyDataset` options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit`
+    feeds it to Keras as a `tf.data` pipeline instead, whose `workers` threads call
+    `load_batch` (process workers keep Keras's queue): faster, and it keeps TensorFlow's
+    `from_generator` out of the process (see the README's "Loading data batch by batch").
+    Pass `shuffle=False` to `fit`: the generator shuffles the samples itself, from its seed.
+    With Keras's default `shuffle=True`, Keras also permutes the order of the batches with
+    Python's global `random` module, which `(seed, epoch)` does not control.
 
     The order of the samples in epoch `e` is a pure function of `(seed, e)`: the same seed gives
     the same batches in every run, a new epoch gives a new order, and `get_state` /
@@ -149,14 +111,19 @@ class DataGenerator(PyDataset):
     Example:
 
     ```python
-    class Files(DataGenerator):
-        def __init__(self, paths, labels, **kwargs):
-            super().__init__(len(paths), **kwargs)
-            self.paths, self.labels = paths, labels
+    class Squares(DataGenerator):
+        def __init__(self, n, **kwargs):
+            super().__init__(n, **kwargs)
+            self.x = np.arange(n, dtype="float32")[:, None]
 
         def load_batch(self, indices):
-            x = np.stack([read_image(self.paths[i]) for i in indices])
-            return x, self.labels[indices]
+            x = self.x[indices]
+            return x, x**2
+
+    gen = Squares(100, batch_size=16, seed=0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(gen, epochs=2, shuffle=False, verbose=0)
     ```
     """
 
@@ -166,7 +133,7 @@ class DataGenerator(PyDataset):
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "_kx_wrapped", False):
-            wrapped = _wrap_init(init)
+            wrapped = checked_init(init)
             wrapped._kx_wrapped = True  # type: ignore[attr-defined]
             cls.__init__ = wrapped  # type: ignore[method-assign]
 
@@ -182,17 +149,17 @@ class DataGenerator(PyDataset):
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
     ) -> None:
-        num_samples = _check_positive_int("num_samples", num_samples)
-        batch_size = _check_positive_int("batch_size", batch_size)
-        workers = _check_positive_int("workers", workers)
-        max_queue_size = _check_positive_int("max_queue_size", max_queue_size)
+        num_samples = check_positive_int("num_samples", num_samples)
+        batch_size = check_positive_int("batch_size", batch_size)
+        workers = check_positive_int("workers", workers)
+        max_queue_size = check_positive_int("max_queue_size", max_queue_size)
         if drop_remainder and batch_size > num_samples:
             raise DataError(
                 "`batch_size` must not exceed `num_samples` when `drop_remainder=True`, or no "
                 f"batch is left. Received: batch_size={batch_size}, num_samples={num_samples}. "
                 "Use a smaller batch_size or drop_remainder=False."
             )
-        seed = int(np.random.randint(0, _SEED_BOUND)) if seed is None else _check_seed(seed)
+        seed = int(np.random.randint(0, _SEED_BOUND)) if seed is None else check_seed(seed)
         super().__init__(
             workers=workers, use_multiprocessing=bool(use_multiprocessing),
             max_queue_size=max_queue_size,
@@ -206,12 +173,9 @@ class DataGenerator(PyDataset):
         self._kx_epoch = 0
         self._kx_in_epoch = False
         self._kx_order: tuple[int, int, np.ndarray] | None = None
-        self._kx_spec: BatchSpec | None = None
-        self._kx_spec_batch = -1
-        self._kx_spec_rows = batch_size
-        self._kx_fast_key: Any = None
+        self._kx_checker = BatchChecker(batch_size)
         if type(self) is DataGenerator and self._kx_use_multiprocessing:
-            self._check_picklable()
+            check_picklable(self)
 
     # ------------------------------------------------------------------ properties
 
@@ -250,7 +214,7 @@ class DataGenerator(PyDataset):
         """Whether Keras loads batches in processes; checks picklability when `True`."""
         value = bool(self.__dict__.get("_use_multiprocessing", False))
         if value and "_kx_num_samples" in self.__dict__:
-            self._check_picklable()
+            check_picklable(self)
         return value
 
     @use_multiprocessing.setter
@@ -286,27 +250,13 @@ class DataGenerator(PyDataset):
         Raises:
             DataError: if `state` lacks `seed` or `epoch` or they are not non-negative integers.
         """
-        if not isinstance(state, dict) or "seed" not in state or "epoch" not in state:
-            raise DataError(
-                "`state` must be a dict with integer keys 'seed' and 'epoch', as returned by "
-                f"get_state(). Received: state={state!r}."
-            )
-        for key in ("seed", "epoch"):
-            value = state[key]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise DataError(
-                    f"state[{key!r}] must be a non-negative integer. Received: {key}={value!r}."
-                )
-        self._kx_seed = int(state["seed"])
-        self._kx_epoch = int(state["epoch"])
+        self._kx_seed, self._kx_epoch = check_state(state)
         self._kx_in_epoch = False
 
     def __getstate__(self) -> dict[str, Any]:
-        # A copy (a worker process, `copy.deepcopy`) leaves out the tf.data pipelines
-        # `_threaded_dataset` keeps; they call back into this very object.
-        state = dict(self.__dict__)
-        state.pop("_kx_thread_datasets", None)
-        return state
+        # A copy (a worker process, `copy.deepcopy`) leaves out the tf.data pipelines the
+        # feeds keep; they call back into this very object.
+        return _pipeline.without_caches(dict(self.__dict__))
 
     # ------------------------------------------------------------------ PyDataset protocol
 
@@ -362,13 +312,9 @@ class DataGenerator(PyDataset):
 
         Raises:
             IndexError: if `index` is out of range.
+            DataError: if `DataGenerator.__init__` has not run.
         """
-        if "_kx_num_samples" not in self.__dict__:
-            raise DataError(
-                f"{type(self).__name__} was used before DataGenerator.__init__ ran. Call "
-                "`super().__init__(num_samples, batch_size=batch_size, **kwargs)` first in "
-                f"{type(self).__name__}.__init__."
-            )
+        check_initialised(self)
         count = len(self)
         if not -count <= index < count:
             raise IndexError(
@@ -386,8 +332,8 @@ class DataGenerator(PyDataset):
         except DataError:
             raise
         except Exception as error:
-            raise self._load_error(index, indices, error) from error
-        self._check_batch(index, batch)
+            raise load_error(self._origin(indices), index, self._kx_epoch, error) from error
+        self._kx_checker.check(index, batch, self._owner)
         return batch
 
     def load_batch(self, indices: np.ndarray) -> Any:
@@ -407,8 +353,6 @@ class DataGenerator(PyDataset):
             "generator with DataGenerator.from_arrays(...) or DataGenerator.from_generator(...)."
         )
 
-    # ------------------------------------------------------------------ checks
-
     def _origin(self, indices: np.ndarray) -> tuple[str, np.ndarray, bool]:
         """The class whose `load_batch` loads `indices`, the indices it receives, and
         whether this generator is a `split()` view of it (for error messages)."""
@@ -418,65 +362,6 @@ class DataGenerator(PyDataset):
         """Who loads this generator's batches, as error messages name it."""
         cls, _, view = self._origin(np.empty(0, dtype=np.int64))
         return f"a split() view of {cls}" if view else cls
-
-    def _load_error(self, index: int, indices: np.ndarray, error: Exception) -> DataError:
-        cls, source, view = self._origin(indices)
-        frames = traceback.extract_tb(error.__traceback__)
-        where = ""
-        if frames:
-            where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}"
-        of_view = " of a split() view" if view else ""
-        return DataError(
-            f"{cls}.load_batch failed on batch {index}{of_view} (epoch {self._kx_epoch}, "
-            f"indices {_preview(source)}) with {type(error).__name__}: {error}{where}. The "
-            "original traceback is chained above this error; fix load_batch for these indices."
-        )
-
-    def _check_batch(self, index: int, batch: Any) -> None:
-        key = fast_key(batch)
-        if key is not None and key == self._kx_fast_key:
-            return
-        spec, full_shapes = batch_spec(batch)
-        sizes = set(leading_sizes(full_shapes).values())
-        if len(sizes) > 1:
-            raise DataError(
-                f"Batch {index} of {self._owner()}: all arrays of a batch must have the "
-                f"same first (batch) dimension. Received shapes: {full_shapes}. Make load_batch "
-                "return one row per index for x, y and sample_weight."
-            )
-        reference = self._kx_spec
-        if reference is None:
-            self._kx_spec = spec
-            self._kx_spec_batch = index
-            self._kx_spec_rows = min(sizes) if sizes else self._kx_batch_size
-            self._kx_fast_key = key
-            return
-        difference = first_difference(spec, reference, full_shapes)
-        if difference is not None:
-            raise DataError(
-                f"Batch {index} of {self._owner()} does not match the first batch loaded "
-                f"(batch {self._kx_spec_batch}): {difference}. Every batch must have the same "
-                "structure, dtypes and shapes except the batch dimension; make load_batch "
-                "return the same kind of arrays for every batch."
-            )
-
-    def _check_picklable(self) -> None:
-        bad, whole = unpicklable_attributes(self)
-        if whole is None:
-            return
-        cls = type(self).__name__
-        if bad:
-            names = ", ".join(f"`{name}` ({type(err).__name__}: {err})" for name, err in bad)
-            what = f"these attributes cannot be pickled: {names}"
-        else:
-            what = f"it cannot be pickled ({type(whole).__name__}: {whole})"
-        raise DataError(
-            f"{cls} has use_multiprocessing=True, so each worker process receives a pickled "
-            f"copy of it, but {what}. Received: use_multiprocessing=True. "
-            "Create such objects (open files, locks, lambdas, connections) lazily inside "
-            "load_batch, replace lambdas with module-level functions, or use threads "
-            "(use_multiprocessing=False)."
-        ) from whole
 
     # ------------------------------------------------------------------ views and conversions
 
@@ -499,50 +384,15 @@ class DataGenerator(PyDataset):
         Raises:
             DataError: if the fraction is not in (0, 1), leaves one side empty, or the
                 generator has no random access (built by `from_generator`).
-        """
-        from kerasx.data._sources import SubsetGenerator
 
-        if not self._random_access:
-            raise DataError(
-                f"split() needs random access to samples, which {type(self).__name__} (a "
-                "Python generator) does not have. Received: a generator built by "
-                "from_generator. Split the data before writing the generator function."
-            )
-        if isinstance(validation_fraction, bool) or not isinstance(
-            validation_fraction, numbers.Real
-        ) or not 0.0 < float(validation_fraction) < 1.0:
-            raise DataError(
-                "`validation_fraction` must be a number strictly between 0 and 1. "
-                f"Received: validation_fraction={validation_fraction!r}."
-            )
-        validation_fraction = float(validation_fraction)
-        if seed is not None:
-            seed = _check_seed(seed)
-        n_val = round(self._kx_num_samples * validation_fraction)
-        n_train = self._kx_num_samples - n_val
-        if n_val < 1 or n_train < 1:
-            raise DataError(
-                f"split({validation_fraction}) of {self._kx_num_samples} samples leaves "
-                f"{n_train} for training and {n_val} for validation; both need at least one. "
-                "Use a fraction closer to 0.5 or more samples."
-            )
-        split_seed = self._kx_seed if seed is None else int(seed)
-        order = np.random.default_rng([split_seed, 2**31]).permutation(self._kx_num_samples)
-        val_indices = np.sort(order[:n_val])
-        train_indices = np.sort(order[n_val:])
-        options = {
-            "batch_size": self._kx_batch_size,
-            "drop_remainder": False,
-            "workers": self._workers,
-            "use_multiprocessing": self._kx_use_multiprocessing,
-            "max_queue_size": self._max_queue_size,
-        }
-        train = SubsetGenerator(
-            self, train_indices, shuffle=self._kx_shuffle, seed=self._kx_seed,
-            **{**options, "drop_remainder": self._kx_drop_remainder},
-        )
-        val = SubsetGenerator(self, val_indices, shuffle=False, seed=self._kx_seed, **options)
-        return train, val
+        Example:
+
+        ```python
+        train, val = DataGenerator.from_arrays(x, y, seed=0).split(0.2)
+        model.fit(train, validation_data=val, epochs=2, shuffle=False)
+        ```
+        """
+        return _constructor("split")(self, validation_fraction, seed=seed)
 
     def to_dataset(self) -> tf.data.Dataset:
         """A `tf.data.Dataset` over this generator's batches, with prefetching.
@@ -563,142 +413,32 @@ class DataGenerator(PyDataset):
         Raises:
             DataError: if a value in the first batch has no tensor dtype (such as NumPy
                 dates). NumPy strings come out as bytes.
+
+        Example:
+
+        ```python
+        dataset = DataGenerator.from_arrays(x, y, batch_size=32, seed=0).to_dataset()
+        model.fit(dataset, epochs=2)
+        ```
         """
-        import tensorflow as tf
-
-        loader = self._batch_loader()
-        if loader is None:
-            kinds = sorted({str(np.asarray(v).dtype) for v in _leaves(_as_tuples(self[0]))})
-            raise DataError(
-                f"to_dataset() needs batches of numbers, booleans or strings; batch 0 of "
-                f"{self._owner()} holds dtypes {kinds}. Return numbers, booleans or strings "
-                "from load_batch (e.g. dates as `a.astype('int64')`)."
-            )
-
-        def begin() -> np.int64:
-            self.on_epoch_begin()
-            return np.int64(0)
-
-        def end() -> np.int64:
-            self.on_epoch_end()
-            return np.int64(0)
-
-        def after(hook: Callable[[], np.int64], stop: int) -> Callable[[Any], Any]:
-            def batches(_: Any) -> Any:
-                # The hook's result (0) starts the range, so it runs before any batch loads.
-                first = tf.numpy_function(hook, [], tf.int64, stateful=True)
-                return loader(tf.data.Dataset.range(first, stop))
-
-            return batches
-
-        one = tf.data.Dataset.range(1)
-        passes = one.flat_map(after(begin, len(self))).concatenate(one.flat_map(after(end, 0)))
-        return self._with_options(passes.prefetch(self.max_queue_size))
+        return _pipeline.to_dataset(self)
 
     def _threaded_dataset(self, *, skip_batches: int = 0) -> tf.data.Dataset | None:
         """The batches of each epoch as a `tf.data` pipeline, loaded by `workers` threads.
 
-        `kerasx.fit` trains on this instead of the generator itself when the generator uses
-        threads (or no workers). `workers` tf.data threads call `self[i]` in parallel (one
-        at a time for `from_generator`, which yields in order) and the batches come out in
-        order, as from Keras's queue. Each pass is one epoch, in the order `order()` gives
-        for `epoch` while it runs. Nothing here advances `epoch`: call `on_epoch_begin()` and
-        `on_epoch_end()` around each pass, as `kerasx.fit` does from a callback.
-
-        Keras feeds a `PyDataset` through `tf.data.Dataset.from_generator`, which is slower.
-        It costs about 3 ms per batch here, against under 1 ms. Building one also makes
-        TensorFlow 2.21 fix glibc's `M_MMAP_THRESHOLD` at 128 KiB for the whole process, a
-        workaround for a memory leak on Python 3.11. After that every allocation of 128 KiB
-        or more, NumPy's and TensorFlow's own tensors alike, is a fresh `mmap` whose pages
-        fault in as they are first written. This pipeline builds no `from_generator`.
+        What `kerasx.fit` trains on instead of a generator that uses threads (or no
+        workers); see `kerasx.data._pipeline.threaded_dataset`. Nothing here advances
+        `epoch`: call `on_epoch_begin()` and `on_epoch_end()` around each pass.
 
         Args:
             skip_batches: leave out the first batches of each pass (`kerasx.fit` uses it to
                 finish an epoch that SIGTERM cut short). Defaults to `0`.
 
         Returns:
-            A `tf.data.Dataset` of batches with the structure, dtypes and shapes of batch 0
-            (loaded once per generator), batch dimension `None`. Returns None when a batch
-            holds something with no tensor dtype (such as NumPy dates); feed the generator
-            itself then.
+            A `tf.data.Dataset` of batches, or None when a batch holds something with no
+            tensor dtype (such as NumPy dates); feed the generator itself then.
         """
-        import tensorflow as tf
-
-        loader = self._batch_loader()
-        if loader is None:
-            return None
-        skip_batches = min(max(0, int(skip_batches)), len(self))
-        datasets = self.__dict__.setdefault("_kx_thread_datasets", {})
-        if skip_batches not in datasets:
-            batches = loader(tf.data.Dataset.range(skip_batches, len(self)))
-            datasets[skip_batches] = self._with_options(batches.prefetch(self.max_queue_size))
-        return datasets[skip_batches]
-
-    def _batch_loader(self) -> Callable[[tf.data.Dataset], tf.data.Dataset] | None:
-        """A function from a dataset of batch positions to the dataset of those batches,
-        loaded by `workers` threads in order; None if a batch has no tensor form.
-
-        Loads batch 0 the first time, for the element spec.
-        """
-        import tensorflow as tf
-
-        cached = self.__dict__.get("_kx_thread_datasets", {}).get("loader", False)
-        if cached is not False:
-            return cached
-        first = _as_tuples(self[0])
-        try:
-            specs = [
-                tf.TensorSpec((None, *leaf.shape[1:]) if leaf.ndim else (), leaf.dtype)
-                for leaf in (np.asarray(value) for value in _leaves(first))
-            ]
-        except TypeError:  # e.g. NumPy dates: no tensor dtype
-            specs = None
-        loader = None if specs is None else self._make_loader(tf, first, specs)
-        self.__dict__.setdefault("_kx_thread_datasets", {})["loader"] = loader
-        return loader
-
-    def _make_loader(
-        self, tf: Any, first: Any, specs: list[Any]
-    ) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
-        dtypes = [spec.dtype for spec in specs]
-
-        def load(index: np.int64) -> list[np.ndarray]:
-            return [np.asarray(value) for value in _leaves(_as_tuples(self[int(index)]))]
-
-        # A generator that is not random-access (from_generator) reads its batches in order.
-        parallel = self.workers if self._random_access else 1
-        # A random-access batch depends only on its position (the epoch's order is fixed
-        # while a pass runs), so the call is declared stateless. TensorFlow runs a stateful
-        # function one call at a time once op determinism is on (`seed_everything(...,
-        # deterministic=True)`), which would turn `workers=2` into one loading thread.
-        stateful = not self._random_access
-
-        def element(index: Any) -> Any:
-            values = tf.numpy_function(load, [index], dtypes, stateful=stateful)
-            for value, spec in zip(values, specs, strict=True):
-                value.set_shape(spec.shape)
-            return tf.nest.pack_sequence_as(first, values)
-
-        def loader(positions: tf.data.Dataset) -> tf.data.Dataset:
-            return positions.map(element, num_parallel_calls=parallel, deterministic=True)
-
-        return loader
-
-    @staticmethod
-    def _with_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
-        import tensorflow as tf
-
-        options = tf.data.Options()
-        # The pipeline calls into this Python object, which TensorFlow cannot serialise; a
-        # strategy splitting batches across replicas must not try to.
-        options.experimental_external_state_policy = (
-            tf.data.experimental.ExternalStatePolicy.IGNORE
-        )
-        # Nothing here is autotuned (fixed workers, a fixed queue). Left on, tf.data's
-        # autotuning made dropping a used iterator, which Keras does at each epoch's start,
-        # block for 0.1-0.6 s in about one epoch in seven measured here.
-        options.autotune.enabled = False
-        return dataset.with_options(options)
+        return _pipeline.threaded_dataset(self, skip_batches=skip_batches)
 
     # ------------------------------------------------------------------ description
 
@@ -710,7 +450,8 @@ class DataGenerator(PyDataset):
         Returns:
             The description.
         """
-        if self._kx_spec is None:
+        checker = self._kx_checker
+        if checker.spec is None:
             self[0]
         lines = [self._summary_line()]
         workers = (
@@ -718,9 +459,9 @@ class DataGenerator(PyDataset):
             f"max_queue_size={self._max_queue_size}"
         )
         lines.append(f"  {workers}")
-        if self._kx_spec is not None:
-            lines.append(f"  batch structure (from batch {self._kx_spec_batch}):")
-            lines.extend("  " + line for line in describe_spec(self._kx_spec, self._spec_rows()))
+        if checker.spec is not None:
+            lines.append(f"  batch structure (from batch {checker.spec_batch}):")
+            lines.extend("  " + line for line in describe_spec(checker.spec, self._spec_rows()))
         return "\n".join(lines)
 
     def _spec_rows(self) -> int:
@@ -778,10 +519,17 @@ class DataGenerator(PyDataset):
 
         Raises:
             DataError: if the arrays have different lengths (naming them) or no samples.
-        """
-        from kerasx.data._sources import ArrayGenerator
 
-        generator = ArrayGenerator(
+        Example:
+
+        ```python
+        x = np.random.rand(100, 4).astype("float32")
+        y = x.sum(axis=1, keepdims=True)
+        gen = DataGenerator.from_arrays(x, y, batch_size=16, seed=0)
+        model.fit(gen, epochs=2, shuffle=False)
+        ```
+        """
+        generator = _constructor("from_arrays")(
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed,
             transform=transform, **kwargs,
         )
@@ -813,8 +561,8 @@ class DataGenerator(PyDataset):
         (or at least the same structure). Access is serialised with a lock.
 
         Args:
-            fn: a function with no arguments returning an iterator of batches (like the
-                article's `def generate_arrays(): ... yield (x, y)`). It may be infinite.
+            fn: a function with no arguments returning an iterator of batches, like a Keras 2
+                style `def generate_arrays(): ... yield (x, y)`. It may be infinite.
             steps: batches per epoch.
             workers: threads (or processes) loading batches. Defaults to `1`.
             use_multiprocessing: use processes; `fn` must then be picklable (a module-level
@@ -827,28 +575,19 @@ class DataGenerator(PyDataset):
         Raises:
             DataError: if `steps` is not a positive integer; when iterating, if `fn()` yields
                 fewer than `steps` batches (naming the batch index).
-        """
-        from kerasx.data._sources import GeneratorWrapper
 
-        return GeneratorWrapper(
+        Example:
+
+        ```python
+        def generate_arrays():
+            while True:
+                yield np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
+
+        gen = DataGenerator.from_generator(generate_arrays, steps=10)
+        model.fit(gen, epochs=2, shuffle=False)
+        ```
+        """
+        return _constructor("from_generator")(
             fn, steps=steps, workers=workers, use_multiprocessing=use_multiprocessing,
             max_queue_size=max_queue_size,
         )
-
-
-def _as_tuples(batch: Any) -> Any:
-    """Lists become tuples (tf.data and Keras read a tuple as `(x, y, sample_weight)`)."""
-    if isinstance(batch, list):
-        return tuple(_as_tuples(item) for item in batch)
-    if isinstance(batch, tuple):
-        return tuple(_as_tuples(item) for item in batch)
-    if isinstance(batch, dict):
-        return {key: _as_tuples(value) for key, value in batch.items()}
-    return batch
-
-
-def _leaves(batch: Any) -> list[Any]:
-    """The arrays of a batch, in `tf.nest`'s order (dict keys sorted)."""
-    import tensorflow as tf
-
-    return list(tf.nest.flatten(batch))

@@ -1,20 +1,46 @@
-"""Private `DataGenerator` subclasses behind `from_arrays`, `from_generator` and `split`."""
+"""The `DataGenerator` subclasses behind `from_arrays`, `from_generator` and `split`.
+
+They are named to `DataGenerator` by the `register_constructors` call at the end of this
+module, so `kerasx.data` loads `DataGenerator` through this module. `take_rows` is shared
+with `kerasx.training`.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kerasx.data._generator import DataGenerator, _check_positive_int, _preview
+from kerasx.data import _pipeline
+from kerasx.data._checks import (
+    check_fraction,
+    check_positive_int,
+    check_random_access,
+    check_seed,
+    check_split_sizes,
+    preview,
+)
+from kerasx.data._generator import DataGenerator, register_constructors
 from kerasx.errors import DataError
 
-__all__ = ["ArrayGenerator", "GeneratorWrapper", "SubsetGenerator"]
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = [
+    "ArrayGenerator",
+    "DataGenerator",
+    "GeneratorWrapper",
+    "SubsetGenerator",
+    "split_views",
+    "take_rows",
+]
 
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    """`(path, array)` for every array in `value`, in insertion order, paths as messages
+    name them (`x['a']`, `y[1]`). `keras.tree.flatten_with_path` sorts dict keys instead."""
     if isinstance(value, dict):
         out: list[tuple[str, Any]] = []
         for key, item in value.items():
@@ -44,7 +70,22 @@ def _as_arrays(value: Any) -> Any:
 def take_rows(value: Any, rows: Any) -> Any:
     """The rows `rows` of every array in `value` (an array, or a dict, list or tuple of them).
 
-    Lists and tuples come back as lists; dicts keep their keys.
+    Lists and tuples come back as lists (where `keras.tree.map_structure` would keep a
+    tuple); dicts keep their keys.
+
+    Args:
+        value: an array, or a nested dict, list or tuple of arrays.
+        rows: what selects rows of each array: a slice or an array of indices.
+
+    Returns:
+        `value` with `array[rows]` in place of each array.
+
+    Example:
+
+    ```python
+    take_rows({"a": np.arange(5), "b": (np.ones(5), np.zeros(5))}, slice(0, 2))
+    # {"a": array([0, 1]), "b": [array([1., 1.]), array([0., 0.])]}
+    ```
     """
     if isinstance(value, dict):
         return {key: take_rows(item, rows) for key, item in value.items()}
@@ -105,13 +146,6 @@ class ArrayGenerator(DataGenerator):
         self.transform = transform
         super().__init__(num_samples, **kwargs)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Worker processes get the arrays, not the TensorFlow copy `tensor_dataset` keeps.
-        state = super().__getstate__()
-        state.pop("_kx_tensors", None)
-        state.pop("_kx_datasets", None)
-        return state
-
     def load_batch(self, indices: np.ndarray) -> Any:
         rows: Any = indices
         if len(indices) > 1 and indices[-1] - indices[0] == len(indices) - 1 and bool(
@@ -129,7 +163,7 @@ class ArrayGenerator(DataGenerator):
                 )
                 raise DataError(
                     f"transform {name} must return (x_batch, y_batch). Received: {got} for "
-                    f"the batch of indices {_preview(indices)}. Return both, e.g. "
+                    f"the batch of indices {preview(indices)}. Return both, e.g. "
                     "`return x_batch, y_batch` (y_batch may be None)."
                 )
             x, y = result
@@ -139,8 +173,7 @@ class ArrayGenerator(DataGenerator):
             return (x, y)
         return (x, y, take_rows(self.sample_weight, rows))
 
-
-    def tensor_dataset(self, *, skip_batches: int = 0) -> Any:
+    def tensor_dataset(self, *, skip_batches: int = 0) -> tf.data.Dataset:
         """The same batches as `self[i]`, gathered by TensorFlow instead of Python.
 
         Each pass over the dataset is one epoch, in the order `order()` gives for the
@@ -148,6 +181,7 @@ class ArrayGenerator(DataGenerator):
         gathered, so change `epoch` only between passes). Nothing here advances `epoch`: the
         caller does, as `kerasx.fit` does with a callback. Only for generators without
         `transform`.
+
         The arrays are copied into TensorFlow the first time (and again only if `x`, `y` or
         `sample_weight` is replaced by another array): like `from_tensor_slices`, the dataset
         does not see later in-place changes to them.
@@ -162,122 +196,7 @@ class ArrayGenerator(DataGenerator):
         Raises:
             DataError: if the generator has a `transform`.
         """
-        import tensorflow as tf
-
-        if self.transform is not None:
-            raise DataError(
-                "tensor_dataset() gathers batches in TensorFlow, so it cannot apply a Python "
-                "`transform`. Received: a generator with transform="
-                f"{self.transform!r}. Use the generator itself (or `to_dataset()`)."
-            )
-        parts = [self.x] if self.y is None else [self.x, self.y]
-        if self.sample_weight is not None:
-            parts.append(self.sample_weight)
-        # Converting copies the arrays (about 0.25 s for 60,000 x 784 floats), so it is done
-        # once per generator, like building a `from_tensor_slices` dataset once.
-        sources = (self.x, self.y, self.sample_weight)
-        cached = self.__dict__.get("_kx_tensors")
-        if cached is not None and all(a is b for a, b in zip(cached[0], sources)):
-            tensors = cached[1]
-        else:
-            tensors = tf.nest.map_structure(tf.convert_to_tensor, tuple(_as_tuple_lists(parts)))
-            self._kx_tensors = (sources, tensors)
-            self._kx_datasets: dict[tuple[int, int, bool, int], Any] = {}
-        size, drop = self._kx_batch_size, self._kx_drop_remainder
-        skip_batches = min(max(0, int(skip_batches)), len(self))
-        # Building the pipeline traces its functions (about 60 ms), so each one is kept and
-        # reused by later `fit` calls: it reads the generator's epoch each time it starts.
-        key = (skip_batches, size, drop, self._kx_num_samples)
-        datasets = self.__dict__.setdefault("_kx_datasets", {})
-        if key not in datasets:
-            datasets[key] = self._build_tensor_dataset(tensors, skip_batches)
-        return datasets[key]
-
-    def _build_tensor_dataset(self, tensors: Any, skip_batches: int) -> Any:
-        """The pipeline behind `tensor_dataset`: one `tf.gather` per chunk of batches.
-
-        Rows are gathered up to 64 batches (8 MiB) at a time, one `tf.gather` per array,
-        and the chunk is then cut into batches by `unbatch()`, which only slices, as
-        `from_tensor_slices(...).batch()` does. Each chunk reads its indices from `order()`
-        (cached per epoch) when it is gathered. The pipeline is flat on purpose: tf.data
-        instantiates every function and op of a pipeline again for each iterator, and
-        Keras makes one per epoch. A pass of a per-pass nested `flat_map` took about 17 ms
-        to set up and 30 ms to its first batch here (60,000 x 784 floats), this one about 9
-        and 13 ms; a `tf.gather` per batch cost about 0.2 ms more CPU per batch.
-        """
-        import tensorflow as tf
-
-        size, drop = self._kx_batch_size, self._kx_drop_remainder
-        start = skip_batches * size
-        count = max(0, self._kx_num_samples - start)
-        full = count // size
-        rest = 0 if drop else count - full * size
-        span = _batches_per_chunk(tensors, size) * size
-
-        def chunk_rows(chunk: np.int64) -> np.ndarray:
-            low = start + int(chunk) * span
-            return self.order()[low : min(low + span, start + full * size)].astype(np.int64)
-
-        def rest_rows() -> np.ndarray:
-            return self.order()[start + full * size :].astype(np.int64)
-
-        def rows_of(chosen: Any) -> Any:
-            return tf.nest.map_structure(lambda t: tf.gather(t, chosen), tensors)
-
-        def chunk(index: Any) -> Any:
-            chosen = tf.numpy_function(chunk_rows, [index], tf.int64, stateful=True)
-            chosen.set_shape([None])
-            return tf.nest.map_structure(
-                lambda r: tf.reshape(r, [-1, size, *r.shape[1:].as_list()]), rows_of(chosen)
-            )
-
-        def last(_: Any) -> Any:
-            chosen = tf.numpy_function(rest_rows, [], tf.int64, stateful=True)
-            chosen.set_shape([rest])
-            return rows_of(chosen)
-
-        dataset = tf.data.Dataset.range(-(-full * size // span)).map(chunk).unbatch()
-        if rest:
-            dataset = dataset.concatenate(tf.data.Dataset.range(1).map(last))
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(self) - skip_batches))
-        options = tf.data.Options()
-        # tf.data's default graph rewrites serialise the pipeline, arrays included, each time
-        # an iterator is made (about 0.1 s per epoch for 60,000 x 784 floats); they gain
-        # nothing on a gather pipeline.
-        options.experimental_optimization.apply_default_optimizations = False
-        options.experimental_external_state_policy = (
-            tf.data.experimental.ExternalStatePolicy.IGNORE
-        )
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        # tf.data's autotuning has nothing to tune here but the prefetch buffer, which tf.data
-        # then sizes by itself. Left on, dropping a used iterator (Keras does at each epoch's
-        # start) blocked for 0.1-1 s in about a quarter of the epochs measured here.
-        options.autotune.enabled = False
-        return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
-
-
-_CHUNK_BYTES = 8 << 20
-"""`tensor_dataset` gathers about this many bytes of rows per op (at most 64 batches)."""
-
-
-def _batches_per_chunk(tensors: Any, batch_size: int) -> int:
-    import tensorflow as tf
-
-    row_bytes = sum(
-        t.dtype.size * max(1, t.shape[1:].num_elements() or 1) for t in tf.nest.flatten(tensors)
-    )
-    return max(1, min(64, _CHUNK_BYTES // max(1, row_bytes * batch_size)))
-
-
-def _as_tuple_lists(value: Any) -> Any:
-    """Lists become tuples, as in the batches `__getitem__` returns to Keras."""
-    if isinstance(value, list | tuple):
-        return tuple(_as_tuple_lists(item) for item in value)
-    if isinstance(value, dict):
-        return {key: _as_tuple_lists(item) for key, item in value.items()}
-    return value
+        return _pipeline.tensor_dataset(self, skip_batches=skip_batches)
 
 
 class GeneratorWrapper(DataGenerator):
@@ -299,7 +218,7 @@ class GeneratorWrapper(DataGenerator):
                 "`fn` must be a function returning an iterator of batches (a generator "
                 f"function). Received: fn={fn!r}."
             )
-        steps = _check_positive_int("steps", steps)
+        steps = check_positive_int("steps", steps)
         self.fn = fn
         self._iterator: Iterator[Any] | None = None
         self._position = 0
@@ -349,7 +268,7 @@ class GeneratorWrapper(DataGenerator):
         self._iterator = None  # the next epoch re-creates the generator
 
     def _spec_rows(self) -> int:
-        return self._kx_spec_rows  # the first batch's, as yielded
+        return self._kx_checker.rows  # the first batch's, as yielded
 
     def _summary_line(self) -> str:
         name = getattr(self.fn, "__name__", repr(self.fn))
@@ -374,3 +293,51 @@ class SubsetGenerator(DataGenerator):
     def _origin(self, indices: np.ndarray) -> tuple[str, np.ndarray, bool]:
         cls, source, _ = self.parent._origin(self.subset[indices])
         return cls, source, True
+
+
+def split_views(
+    generator: DataGenerator, validation_fraction: float, *, seed: int | None = None
+) -> tuple[SubsetGenerator, SubsetGenerator]:
+    """The training and validation views `DataGenerator.split` returns.
+
+    Args:
+        generator: the generator to split.
+        validation_fraction: share of the samples for validation, strictly between 0 and 1.
+        seed: seed of the split. Defaults to `None`, the generator's seed.
+
+    Returns:
+        `(train, val)`: views of sorted, disjoint subsets of the samples. `train` shuffles
+        like `generator` and keeps its `drop_remainder`; `val` does not shuffle.
+
+    Raises:
+        DataError: if the generator has no random access, or the fraction is not in (0, 1)
+            or leaves one side empty, or `seed` is not a non-negative integer.
+    """
+    check_random_access(generator)
+    validation_fraction = check_fraction(validation_fraction)
+    split_seed = generator.seed if seed is None else check_seed(seed)
+    num_samples = generator.num_samples
+    n_val = round(num_samples * validation_fraction)
+    n_train = num_samples - n_val
+    check_split_sizes(validation_fraction, num_samples, n_train, n_val)
+    order = np.random.default_rng([split_seed, 2**31]).permutation(num_samples)
+    options = {
+        "batch_size": generator.batch_size,
+        "seed": generator.seed,
+        "workers": generator.workers,
+        "use_multiprocessing": generator._kx_use_multiprocessing,
+        "max_queue_size": generator.max_queue_size,
+    }
+    train = SubsetGenerator(
+        generator, np.sort(order[n_val:]), shuffle=generator.shuffle,
+        drop_remainder=generator.drop_remainder, **options,
+    )
+    val = SubsetGenerator(
+        generator, np.sort(order[:n_val]), shuffle=False, drop_remainder=False, **options
+    )
+    return train, val
+
+
+register_constructors(
+    from_arrays=ArrayGenerator, from_generator=GeneratorWrapper, split=split_views
+)

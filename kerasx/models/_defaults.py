@@ -74,12 +74,7 @@ def choose_jit_compile(model: Any, *, gpu: bool | None = None) -> bool:
     layers = _all_layers(model)
     if _distributed(model) or not all(getattr(layer, "supports_jit", True) for layer in layers):
         return False
-    try:
-        from tensorflow.python.framework.config import is_op_determinism_enabled
-
-        if is_op_determinism_enabled():
-            return False
-    except ImportError:  # pragma: no cover - TensorFlow moved it
+    if op_determinism_enabled() is not False:  # on, or unknown: stay reproducible
         return False
     return bool(tf.config.list_physical_devices("GPU")) if gpu is None else bool(gpu)
 

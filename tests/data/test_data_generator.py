@@ -219,7 +219,7 @@ def test_from_arrays_sample_weight_and_transform():
     assert wb.tolist() == [1, 1, 1, 1]
 
 
-def test_from_generator_wraps_the_articles_generator_and_recreates_it_each_epoch():
+def test_from_generator_wraps_a_keras2_style_generator_and_recreates_it_each_epoch():
     calls = []
 
     def generate_arrays():
@@ -236,6 +236,16 @@ def test_from_generator_wraps_the_articles_generator_and_recreates_it_each_epoch
     before = len(calls)
     _tiny_regressor().fit(generator, epochs=2, shuffle=False, verbose=0)
     assert len(calls) >= before + 2  # plus Keras's look at the first batches for the spec
+
+
+def test_constructors_without_their_classes_loaded_say_how_to_import(monkeypatch):
+    import kerasx.data._generator as generator_module
+    from kerasx.errors import MissingDependencyError
+
+    monkeypatch.setattr(generator_module, "_CONSTRUCTORS", {})
+    with pytest.raises(MissingDependencyError, match=r"DataGenerator\.from_arrays is not "
+                       r"available.*`from kerasx\.data import DataGenerator`"):
+        DataGenerator.from_arrays(np.zeros((4, 1)), np.zeros(4))
 
 
 def test_to_dataset_has_the_first_batch_spec_and_advances_per_pass():
@@ -638,10 +648,10 @@ def test_tensor_dataset_converts_once_follows_replaced_arrays_and_pickles_withou
 def test_tensor_dataset_gives_exactly_the_generators_batches(
     monkeypatch, num, batch, drop, skip, chunk_bytes
 ):
-    import kerasx.data._sources as sources
+    import kerasx.data._pipeline as pipeline
 
     if chunk_bytes is not None:
-        monkeypatch.setattr(sources, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(pipeline, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(num)
     x = {
         "a": rng.random((num, 3), dtype=np.float32),
@@ -653,7 +663,7 @@ def test_tensor_dataset_gives_exactly_the_generators_batches(
         x, y, weights, batch_size=batch, seed=1, drop_remainder=drop
     )
     tensors = generator.tensor_dataset()  # converts the arrays and caches them
-    per_chunk = sources._batches_per_chunk(generator._kx_tensors[1], batch)
+    per_chunk = pipeline._batches_per_chunk(generator._kx_tensors[1], batch)
     assert per_chunk == (64 if chunk_bytes is None else 1)
     for epoch in (0, 1):
         generator.set_state({"seed": 1, "epoch": epoch})
