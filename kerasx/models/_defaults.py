@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerasx._compat.tfconfig import op_determinism_enabled
 from kerasx.errors import ConfigurationError
 
 __all__ = [
