@@ -93,6 +93,9 @@ class FastPath:
     probe: Callable[[], bool]
 
 
+FAST_PATH_MODULES: tuple[str, ...] = ()
+"""The compatibility modules that register fast paths; `fast_paths()` imports them all."""
+
 _REGISTRY: dict[str, FastPath] = {}
 _PROBED: dict[str, bool] = {}
 _WARNED: set[str] = set()
@@ -143,6 +146,8 @@ def fast_path_enabled(name: str) -> bool:
 
 def fast_paths() -> dict[str, dict[str, Any]]:
     """Every fast path with whether it is active and why not, for `kerasx doctor`."""
+    for module in FAST_PATH_MODULES:
+        importlib.import_module(module)
     report = {}
     for name, path in sorted(_REGISTRY.items()):
         present = _probe(path)

@@ -29,9 +29,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kerasx._compat import fast_paths
 from kerasx.cli._doctor_checks import (
     FAIL,
     OK,
+    WARN,
     Check,
     check_determinism,
     check_graphviz,
@@ -41,6 +43,7 @@ from kerasx.cli._doctor_checks import (
     check_legacy_keras,
     check_package,
     check_python,
+    check_tested_range,
     distribution_version,
     environment,
     keras_home,
@@ -133,6 +136,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> DoctorReport:
     checks.append(check_determinism(env, op_determinism=op_determinism(tf) if tf else None))
     checks.append(check_keras_home(env))
     facts["keras_home"] = str(keras_home(env))
+    checks.append(check_tested_range(facts.get("tensorflow"), facts["keras"]))
     return DoctorReport(checks=checks, facts=facts)
 
 
@@ -168,12 +172,34 @@ def _tensorflow_checks(tf: Any, checks: list[Check], facts: dict[str, Any]) -> l
             facts["runtime"] = runtime.jsonable(runtime.describe())
         except Exception as error:  # the checks above already say what is wrong
             facts["runtime"] = {"error": f"{type(error).__name__}: {error}"}
+        facts["fast_paths"] = fast_paths()
     return [
+        *([_check_fast_paths(facts["fast_paths"])] if "fast_paths" in facts else []),
         check_devices(gpus, build),
         check_cuda_build(build, gpus),
         check_mixed_precision(gpus),
         check_xla(tf),
     ]
+
+
+def _check_fast_paths(paths: dict[str, dict[str, Any]]) -> Check:
+    """Which speed-ups that need Keras internals are on (see `kerasx._compat`)."""
+    active = [name for name, path in paths.items() if path["active"]]
+    off = {name: path["reason"] for name, path in paths.items() if not path["active"]}
+    if not off:
+        return Check("fast_paths", OK, f"active: {', '.join(active) or 'none registered'}")
+    detail = "off: " + "; ".join(f"{name} ({reason})" for name, reason in off.items())
+    if active:
+        detail += f"; active: {', '.join(active)}"
+    if all(reason.endswith("is set") for reason in off.values()):
+        return Check("fast_paths", OK, detail)
+    return Check(
+        "fast_paths",
+        WARN,
+        detail,
+        "kerasx takes Keras's public paths instead (slower, same results); install a Keras "
+        "in the tested range to turn them on.",
+    )
 
 
 def _package_checks() -> list[Check]:

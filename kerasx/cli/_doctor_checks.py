@@ -34,7 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kerasx._compat import version_tuple
+
 __all__ = [
+    "check_tested_range",
     "FAIL",
     "OK",
     "WARN",
@@ -381,3 +384,43 @@ def check_package(name: str, *, required: bool, purpose: str, fix: str) -> Check
         status = FAIL if required else WARN
         return Check(name, status, f"{name} is not installed ({purpose})", fix)
     return Check(name, OK, f"{name} {version}")
+
+
+def check_tested_range(tensorflow: str | None, keras: str | None) -> Check:
+    """Whether the installed TensorFlow and Keras are within the range kerasx is tested on.
+
+    Args:
+        tensorflow: the installed TensorFlow version, or None when it is missing.
+        keras: the installed Keras version, or None when it is missing.
+
+    Returns:
+        A `Check` named `"tested_range"`: ok inside the range, a warning outside it (kerasx
+        still works there; fast paths that need Keras internals may switch off), and ok with
+        nothing to say when either package is missing (their own checks fail).
+    """
+    from kerasx._compat import TESTED_KERAS, TESTED_TENSORFLOW
+
+    tested = (
+        f"tested with TensorFlow {TESTED_TENSORFLOW[0]}-{TESTED_TENSORFLOW[1]} and "
+        f"Keras {TESTED_KERAS[0]}-{TESTED_KERAS[1]}"
+    )
+    if tensorflow is None or keras is None:
+        return Check("tested_range", OK, tested)
+    outside = [
+        f"{name} {version}"
+        for name, version, (low, high) in (
+            ("TensorFlow", tensorflow, TESTED_TENSORFLOW),
+            ("Keras", keras, TESTED_KERAS),
+        )
+        if not version_tuple(low) <= version_tuple(version)[:3] <= version_tuple(high)
+    ]
+    if not outside:
+        return Check("tested_range", OK, f"TensorFlow {tensorflow}, Keras {keras}: {tested}")
+    return Check(
+        "tested_range",
+        WARN,
+        f"{' and '.join(outside)} outside the range kerasx is {tested}; it should work, "
+        "and fast paths that need Keras internals switch off with a warning",
+        f'For the tested setup: `pip install "tensorflow=={TESTED_TENSORFLOW[1]}" '
+        f'"keras=={TESTED_KERAS[1]}"`, or upgrade kerasx.',
+    )

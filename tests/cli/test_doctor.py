@@ -72,6 +72,7 @@ EXPECTED_CHECKS = [
     "keras_backend",
     "tf_keras",
     "keras_mixing",
+    "fast_paths",
     "devices",
     "cuda_build",
     "mixed_precision",
@@ -81,6 +82,7 @@ EXPECTED_CHECKS = [
     "graphviz",
     "determinism",
     "keras_home",
+    "tested_range",
 ]
 
 
@@ -255,6 +257,9 @@ def test_doctor_json_on_this_machine(cli_runs):
     assert facts["runtime"]["tensorflow"] == facts["tensorflow"]
     assert isinstance(facts["gpus"], list)
     assert "is_cuda_build" in facts["build"]
+    from kerasx._compat import fast_paths
+
+    assert set(facts["fast_paths"]) == set(fast_paths())
 
 
 @pytest.mark.slow
@@ -265,3 +270,30 @@ def test_doctor_fails_on_another_keras_backend(cli_runs):
     assert "fix: Unset KERAS_BACKEND" in result.stdout
     assert "kerasx is not usable here" in result.stderr
     assert "keras_backend: kerasx needs the TensorFlow backend" in result.stderr
+
+
+def test_tested_range_is_ok_inside_and_warns_outside():
+    from kerasx._compat import TESTED_KERAS, TESTED_TENSORFLOW
+    from kerasx.cli._doctor_checks import check_tested_range
+
+    inside = check_tested_range(TESTED_TENSORFLOW[0], TESTED_KERAS[0])
+    assert inside.status == OK and TESTED_KERAS[1] in inside.detail
+    newer = check_tested_range(TESTED_TENSORFLOW[1], "99.0.0")
+    assert newer.status == WARN
+    assert newer.detail.startswith("Keras 99.0.0 outside the range")
+    assert f"keras=={TESTED_KERAS[1]}" in newer.fix
+    older = check_tested_range("2.1.0", "3.0.0")
+    assert older.status == WARN and "TensorFlow 2.1.0 and Keras 3.0.0" in older.detail
+    assert check_tested_range(None, None).status == OK  # their own checks fail instead
+
+
+def test_fast_paths_check_warns_only_for_missing_internals():
+    from kerasx.cli._doctor import _check_fast_paths
+
+    on = {"zip": {"active": True, "reason": ""}}
+    assert _check_fast_paths(on).status == OK
+    missing = {"zip": {"active": False, "reason": "this Keras lacks the internals it needs"}}
+    result = _check_fast_paths(missing)
+    assert result.status == WARN and "zip (this Keras lacks" in result.detail
+    disabled = {"zip": {"active": False, "reason": "KERASX_DISABLE_FAST_PATHS is set"}}
+    assert _check_fast_paths(disabled).status == OK
