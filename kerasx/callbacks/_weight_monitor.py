@@ -122,7 +122,7 @@ class WeightMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every != 0:
             return
-        from kerasx.viz._weights import Moments, weight_stats
+        from kerasx.viz._weight_stats import Moments, weight_stats
 
         rows = weight_stats(self.model)
         self.last_stats = rows
@@ -203,7 +203,7 @@ class WeightMonitor(keras.callbacks.Callback):
 
 def _row_moments(row: dict[str, Any]) -> Any:
     """Rebuild a mergeable accumulator from one `weight_stats` row."""
-    from kerasx.viz._weights import Moments
+    from kerasx.viz._weight_stats import Moments
 
     moments = Moments()
     moments.count = int(row["count"])

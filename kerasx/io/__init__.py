@@ -24,28 +24,23 @@ from typing import TYPE_CHECKING
 from kerasx._lazy import Facade, module_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from kerasx.io._formats import (
-        convert,
-        export,
-        from_json,
-        load,
-        load_weights,
-        save,
-        save_weights,
-        to_json,
-    )
+    from kerasx.io._convert import convert
+    from kerasx.io._dispatch import load, save
+    from kerasx.io._export import export
+    from kerasx.io._format_json import from_json, to_json
+    from kerasx.io._format_weights import load_weights, save_weights
     from kerasx.io._history import load_history, save_history
     from kerasx.io._inspect import inspect
 
 _OWN = {
-    "save": "kerasx.io._formats:save",
-    "load": "kerasx.io._formats:load",
-    "save_weights": "kerasx.io._formats:save_weights",
-    "load_weights": "kerasx.io._formats:load_weights",
-    "to_json": "kerasx.io._formats:to_json",
-    "from_json": "kerasx.io._formats:from_json",
-    "export": "kerasx.io._formats:export",
-    "convert": "kerasx.io._formats:convert",
+    "save": "kerasx.io._dispatch:save",
+    "load": "kerasx.io._dispatch:load",
+    "save_weights": "kerasx.io._format_weights:save_weights",
+    "load_weights": "kerasx.io._format_weights:load_weights",
+    "to_json": "kerasx.io._format_json:to_json",
+    "from_json": "kerasx.io._format_json:from_json",
+    "export": "kerasx.io._export:export",
+    "convert": "kerasx.io._convert:convert",
     "inspect": "kerasx.io._inspect:inspect",
     "save_history": "kerasx.io._history:save_history",
     "load_history": "kerasx.io._history:load_history",

@@ -1,14 +1,13 @@
-"""Reading model files safely: path checks, private in-memory copies, format sniffing.
+"""Model files on disk: which format a name says, and the private copy every load reads.
 
-Everything here is plain Python (plus h5py and zipfile on demand); nothing deserialises a model.
+Everything here is plain Python; nothing opens an archive or deserialises a model (that is
+`kerasx.io._reader`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,12 @@ from kerasx.errors import (
 )
 
 __all__ = [
-    "HDF5_SIGNATURE",
     "MODEL_SUFFIXES",
     "WEIGHTS_SUFFIXES",
-    "ZIP_SIGNATURE",
     "is_saved_model_dir",
     "model_kind",
-    "open_h5",
-    "open_zip",
     "parse_json",
     "read_private_copy",
-    "read_zip_member",
 ]
 
 MODEL_SUFFIXES: tuple[str, ...] = (".keras", ".h5", ".hdf5")
@@ -39,12 +33,16 @@ MODEL_SUFFIXES: tuple[str, ...] = (".keras", ".h5", ".hdf5")
 WEIGHTS_SUFFIXES: tuple[str, ...] = (".weights.h5", ".h5", ".hdf5")
 """Suffixes `save_weights` accepts (any `*.h5` name)."""
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-ZIP_SIGNATURE = b"PK\x03\x04"
-
 
 def model_kind(path: str | os.PathLike[str]) -> str:
-    """`"keras"`, `"weights.h5"`, `"h5"`, `"json"` or `""` from a file name's suffix."""
+    """The format a file name's suffix names.
+
+    Args:
+        path: the file name or path.
+
+    Returns:
+        `"keras"`, `"weights.h5"`, `"h5"`, `"json"`, or `""` for any other suffix.
+    """
     name = Path(path).name.lower()
     if name.endswith(".keras"):
         return "keras"
@@ -114,74 +112,15 @@ def read_private_copy(path: str | os.PathLike[str], *, what: str = "model file")
     return data
 
 
-def open_h5(data: bytes, path: str | os.PathLike[str]) -> Any:
-    """Open HDF5 bytes read-only with h5py.
-
-    Raises:
-        CorruptFileError: the bytes are not a complete HDF5 file.
-    """
-    import h5py
-
-    if HDF5_SIGNATURE not in data[:4096]:
-        raise CorruptFileError(
-            "The file is not an HDF5 file (its first bytes lack the HDF5 signature). "
-            f"Received: path={str(path)!r}. Check that it is the file you meant; "
-            "a `.keras` file is a zip archive and must be named `.keras`."
-        )
-    try:
-        return h5py.File(io.BytesIO(data), "r")
-    except (OSError, ValueError) as error:
-        raise CorruptFileError(
-            "The HDF5 file is truncated or corrupt and cannot be opened. "
-            f"Received: path={str(path)!r}. Save the model again or restore a backup."
-        ) from error
-
-
-def open_zip(data: bytes, path: str | os.PathLike[str]) -> zipfile.ZipFile:
-    """Open `.keras` bytes as a zip archive.
-
-    Raises:
-        CorruptFileError: the bytes are not a complete zip archive.
-    """
-    try:
-        return zipfile.ZipFile(io.BytesIO(data), "r")
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        kind = "truncated" if data.startswith(ZIP_SIGNATURE) else "not a zip archive"
-        raise CorruptFileError(
-            f"A `.keras` file must be a zip archive, but this one is {kind}. "
-            f"Received: path={str(path)!r}. Save the model again, or if it is an HDF5 file "
-            "rename it to `.h5`."
-        ) from error
-
-
-def read_zip_member(
-    archive: zipfile.ZipFile, member: str, path: str | os.PathLike[str]
-) -> bytes:
-    """Read one member of a `.keras` archive.
-
-    Raises:
-        CorruptFileError: the member is missing or its data is damaged.
-    """
-    try:
-        return archive.read(member)
-    except KeyError as error:
-        raise CorruptFileError(
-            f"The `.keras` archive has no `{member}`, so it is not a Keras model file. "
-            f"Received: path={str(path)!r}. Save the model again with `kerasx.io.save`."
-        ) from error
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        raise CorruptFileError(
-            f"The `.keras` archive member `{member}` is damaged. "
-            f"Received: path={str(path)!r}. Save the model again or restore a backup."
-        ) from error
-
-
 def parse_json(text: str | bytes, where: str) -> Any:
     """Parse JSON text.
 
     Args:
         text: the JSON text.
         where: a description of where the text came from, for the message.
+
+    Returns:
+        The parsed value.
 
     Raises:
         SerializationError: the text is not valid JSON.

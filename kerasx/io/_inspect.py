@@ -1,11 +1,11 @@
 """Describe a model file without deserialising it: safe on malicious files.
 
-Only JSON configurations and HDF5 dataset shapes are read; no Keras object is built.
+Only JSON configurations and HDF5 dataset shapes are read, through `kerasx.io._reader`; no
+Keras object is built and Keras is not imported.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections import Counter
@@ -13,15 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kerasx.errors import ConfigurationError
-from kerasx.io._files import (
-    is_saved_model_dir,
-    model_kind,
-    open_h5,
-    open_zip,
-    parse_json,
-    read_private_copy,
-    read_zip_member,
-)
+from kerasx.io._files import is_saved_model_dir, model_kind, parse_json, read_private_copy
+from kerasx.io._reader import LEGACY_WEIGHTS, open_model_file
 from kerasx.io._scan import scan_config
 
 __all__ = ["inspect"]
@@ -107,84 +100,42 @@ def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _inspect_keras(path: Path, data: bytes, shown: str, allowed: set[str]) -> dict[str, Any]:
     report = _empty_report(path, "keras")
-    with open_zip(data, shown) as archive:
-        config = parse_json(read_zip_member(archive, "config.json", shown), shown)
-        names = set(archive.namelist())
-        if "metadata.json" in names:
-            metadata = parse_json(read_zip_member(archive, "metadata.json", shown), shown)
-            if isinstance(metadata, dict):
-                report["keras_version"] = metadata.get("keras_version")
-        weights = (
-            read_zip_member(archive, "model.weights.h5", shown)
-            if "model.weights.h5" in names
-            else None
-        )
-    _describe_config(report, config, allowed)
-    if isinstance(config, dict):
-        report["compiled"] = bool(config.get("compile_config"))
-    if weights is not None:
-        with open_h5(weights, shown) as h5_file:
-            report["params"] = _count_arrays(h5_file, skip=("optimizer",))
-            report["optimizer_state"] = "optimizer" in h5_file and _count_arrays(
-                h5_file["optimizer"]
-            ) > 0
+    with open_model_file(data, kind="keras", shown=shown) as model_file:
+        config = model_file.config()
+        metadata = model_file.metadata()
+        if isinstance(metadata, dict):
+            report["keras_version"] = metadata.get("keras_version")
+        _describe_config(report, config, allowed)
+        if isinstance(config, dict):
+            report["compiled"] = bool(config.get("compile_config"))
+        report["params"] = model_file.weight_value_count()
+        report["optimizer_state"] = model_file.has_optimizer_state()
     return report
-
-
-def _attribute_text(h5_file: Any, name: str) -> str | None:
-    value = h5_file.attrs.get(name)
-    if value is None:
-        return None
-    return value.decode("utf-8") if hasattr(value, "decode") else str(value)
 
 
 def _inspect_h5(path: Path, data: bytes, shown: str, allowed: set[str]) -> dict[str, Any]:
     report = _empty_report(path, "h5")
-    with open_h5(data, shown) as h5_file:
-        report["keras_version"] = _attribute_text(h5_file, "keras_version")
-        report["backend"] = _attribute_text(h5_file, "backend")
-        model_config = _attribute_text(h5_file, "model_config")
-        training_config = _attribute_text(h5_file, "training_config")
-        if model_config is None:
-            report["format"] = "h5-weights" if "layer_names" in h5_file.attrs else "weights.h5"
-            report["params"] = _count_arrays(h5_file, skip=("optimizer",))
-            if "layer_names" in h5_file.attrs:
-                names = [
-                    n.decode("utf-8") if hasattr(n, "decode") else str(n)
-                    for n in h5_file.attrs["layer_names"]
-                ]
-                report["layer_count"] = len(names)
-            elif "layers" in h5_file:
-                report["layer_count"] = len(h5_file["layers"])
+    with open_model_file(data, kind="h5", shown=shown) as model_file:
+        report["keras_version"] = model_file.attribute("keras_version")
+        report["backend"] = model_file.attribute("backend")
+        config = model_file.config()
+        if config is None:
+            weights_only = model_file.weights_layout() == LEGACY_WEIGHTS
+            report["format"] = "h5-weights" if weights_only else "weights.h5"
+            report["params"] = model_file.weight_value_count()
+            report["layer_count"] = model_file.saved_layer_count()
             return report
-        weights_group = h5_file.get("model_weights", None)
-        if weights_group is not None:
-            report["params"] = _count_arrays(weights_group)
-            if report["keras_version"] is None:
-                report["keras_version"] = _attribute_text(weights_group, "keras_version")
-        report["optimizer_state"] = "optimizer_weights" in h5_file
-    config = parse_json(model_config, f"the model_config of {shown}")
+        report["params"] = model_file.weight_value_count()
+        if report["keras_version"] is None:
+            report["keras_version"] = model_file.attribute("keras_version", "model_weights")
+        report["optimizer_state"] = model_file.has_optimizer_state()
+        training_config = model_file.training_config()
     _describe_config(report, config, allowed)
     if training_config is not None:
         report["compiled"] = True
-        report["unsafe"] += scan_config(parse_json(training_config, shown), allowed)
+        report["unsafe"] += scan_config(training_config, allowed)
         report["safe"] = not report["unsafe"]
     return report
-
-
-def _count_arrays(group: Any, skip: tuple[str, ...] = ()) -> int:
-    total = 0
-
-    def visit(name: str, item: Any) -> None:
-        nonlocal total
-        if name.split("/", 1)[0] in skip:
-            return
-        shape = getattr(item, "shape", None)
-        if shape is not None and hasattr(item, "dtype"):
-            total += math.prod(int(d) for d in shape)
-
-    group.visititems(visit)
-    return total
 
 
 def _dict_at(node: dict[str, Any], key: str) -> dict[str, Any]:

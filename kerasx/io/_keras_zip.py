@@ -8,14 +8,14 @@ A `.keras` file is a zip archive holding `metadata.json`, `config.json` and `mod
 - loading, the weights member is read out of the archive into a new `bytes`, and h5py then
   reads each dataset out of that through `BytesIO.read`, another new `bytes` per dataset.
 
-For a 10M-parameter model with Adam state (120 MB) each copy costs about 0.05-0.1 s on 2 CPU
-cores, mostly page faults on fresh memory. The functions here keep Keras's own layout code
-(`_save_state`, `_load_state`, `H5IOStore`, `DiskIOStore`) and change only where the bytes go:
+The functions here keep Keras's own layout code (`_save_state`, `_load_state`, `H5IOStore`,
+`DiskIOStore`) and change only where the bytes go:
 
 - `write_archive` hands h5py a zero-copy view of each variable;
-- `read_archive` lets h5py read straight out of the caller's private copy of the file, after
-  one CRC-32 check of the whole weights member (the check Keras's zip reader also makes), into
-  64-byte-aligned arrays that the variables then adopt without a copy (see `_offer`, `_claim`).
+- `read_archive` lets h5py read straight out of the caller's private copy of the file (the
+  view `ModelFile.weights_view` gives after one CRC-32 check of the whole weights member, the
+  check Keras's zip reader also makes), into 64-byte-aligned arrays that the variables then
+  adopt without a copy (see `_offer`, `_claim`).
 
 Both use private Keras functions. `available()` says whether this Keras has them; callers fall
 back to `model.save` and `keras.saving.load_model` when it does not, and `read_archive` returns
@@ -27,20 +27,14 @@ from __future__ import annotations
 
 import functools
 import io
-import struct
 import threading
 import weakref
 import zipfile
-import zlib
 from typing import Any
 
-from kerasx.errors import CorruptFileError
+from kerasx.io._reader import WEIGHTS_MEMBER, ModelFile
 
 __all__ = ["available", "read_archive", "write_archive"]
-
-_WEIGHTS = "model.weights.h5"
-_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
-_LOCAL_HEADER_SIGNATURE = 0x04034B50
 
 
 def _saving_lib() -> Any:
@@ -122,7 +116,7 @@ def write_archive(model: Any, fileobj: Any) -> None:
     with zipfile.ZipFile(fileobj, "w") as archive:
         archive.writestr(saving_lib._METADATA_FILENAME, metadata_json)
         archive.writestr(saving_lib._CONFIG_FILENAME, config_json)
-        weights = _writer_class()(_WEIGHTS, archive=archive, mode="w")
+        weights = _writer_class()(WEIGHTS_MEMBER, archive=archive, mode="w")
         assets = saving_lib.DiskIOStore(saving_lib._ASSETS_DIRNAME, archive=archive, mode="w")
         try:
             saving_lib._save_state(
@@ -171,30 +165,6 @@ class _MemberFile(io.RawIOBase):
         return count
 
 
-def _stored_member(data: bytes, info: zipfile.ZipInfo, shown: str) -> memoryview:
-    """The bytes of a stored (uncompressed) member inside `data`, after checking its CRC-32."""
-    damaged = CorruptFileError(
-        f"The `.keras` archive member `{info.filename}` is damaged. Received: path={shown}. "
-        "Save the model again or restore a backup."
-    )
-    start = info.header_offset
-    header = data[start : start + _LOCAL_HEADER.size]
-    if len(header) < _LOCAL_HEADER.size:
-        raise damaged
-    fields = _LOCAL_HEADER.unpack(header)
-    if fields[0] != _LOCAL_HEADER_SIGNATURE:
-        raise damaged
-    name_length, extra_length = fields[9], fields[10]
-    begin = start + _LOCAL_HEADER.size + name_length + extra_length
-    end = begin + info.compress_size
-    if end > len(data):
-        raise damaged
-    view = memoryview(data)[begin:end]
-    if zlib.crc32(view) != info.CRC:
-        raise damaged
-    return view
-
-
 @functools.cache
 def _reader_class() -> type:
     saving_lib = _saving_lib()
@@ -236,8 +206,8 @@ def _reader_class() -> type:
 # Zero-copy adoption of freshly read arrays by variables
 # --------------------------------------------------------------------------------------------
 #
-# `variable.assign(array)` makes TensorFlow copy a NumPy array into a new tensor (about 50 ms
-# per 40 MB here). An array whose data is 64-byte aligned can instead be wrapped as a tensor
+# `variable.assign(array)` makes TensorFlow copy a NumPy array into a new tensor. An array
+# whose data is 64-byte aligned can instead be wrapped as a tensor
 # through DLPack, which TensorFlow's assign then takes over as the variable's buffer. Only
 # arrays this module allocated and filled from a file are offered, each to one variable at
 # most; every other value takes Keras's normal path.
@@ -319,16 +289,14 @@ def _install_adoption() -> None:
 
 
 def read_archive(
-    data: bytes,
-    archive: zipfile.ZipFile,
-    config_json: bytes,
+    model_file: ModelFile,
+    config_json: bytes | str,
     *,
-    shown: str,
     custom_objects: dict[str, Any] | None,
     compile: bool,
     safe_mode: bool,
 ) -> Any:
-    """Rebuild the model in the archive `archive` (opened over `data`), or `None`.
+    """Rebuild the model in the `.keras` archive `model_file` (opened from bytes), or `None`.
 
     `None` means the archive is not the plain kind this reader handles (no `model.weights.h5`,
     a compressed or encrypted one); the caller then loads it with Keras.
@@ -336,18 +304,15 @@ def read_archive(
     Raises:
         CorruptFileError: the weights member's bytes do not match its CRC-32.
     """
-    names = archive.namelist()
-    if _WEIGHTS not in names:
+    view = model_file.weights_view()
+    if view is None:
         return None
-    info = archive.getinfo(_WEIGHTS)
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        return None
-    view = _stored_member(data, info, shown)
+    archive = model_file.archive
     saving_lib = _saving_lib()
     model = saving_lib._model_from_config(config_json, custom_objects, compile, safe_mode)
     weights = _reader_class()(view)
     assets = None
-    if len(names) > 3:  # Keras's own test for an `assets/` folder
+    if len(model_file.member_names()) > 3:  # Keras's own test for an `assets/` folder
         assets = saving_lib.DiskIOStore(saving_lib._ASSETS_DIRNAME, archive=archive, mode="r")
     failed: set[Any] = set()
     messages: dict[Any, Any] = {}

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import inspect as _inspect
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from kerasx.io._reader import ModelFile
 
 __all__ = [
     "KERAS2_ONLY_KEYS",
@@ -190,7 +193,7 @@ class _StateMismatch(ValueError):
     """The saved optimizer state does not fit the rebuilt optimizer."""
 
 
-def restore_optimizer_state(model: Any, h5_file: Any, shown: str = "the file") -> bool:
+def restore_optimizer_state(model: Any, model_file: ModelFile, shown: str = "the file") -> bool:
     """Copy the optimizer state of a legacy HDF5 file into `model.optimizer`.
 
     The optimizer is built first, so a later `.keras` save round-trips even when nothing is
@@ -203,8 +206,8 @@ def restore_optimizer_state(model: Any, h5_file: Any, shown: str = "the file") -
     optimizer is either fully restored or left fresh.
 
     Args:
-        model: a compiled model whose weights were loaded from `h5_file`.
-        h5_file: the open `h5py.File`.
+        model: a compiled model whose weights were loaded from `model_file`.
+        model_file: the open legacy HDF5 file.
         shown: how to name the file in log messages. Defaults to `"the file"`.
 
     Returns:
@@ -213,12 +216,13 @@ def restore_optimizer_state(model: Any, h5_file: Any, shown: str = "the file") -
     """
     optimizer = model.optimizer
     optimizer.build(model.trainable_variables)
-    if "optimizer_weights" not in h5_file:
+    listed = model_file.optimizer_weights()
+    if listed is None:
         return False
     try:
-        saved = _saved_optimizer_weights(h5_file)
-        if _written_by_keras_2(h5_file):
-            assignments = _keras2_assignments(model, h5_file, saved)
+        saved = _saved_optimizer_weights(listed)
+        if _written_by_keras_2(model_file):
+            assignments = _keras2_assignments(model, model_file, saved)
         else:
             assignments = _positional_assignments(optimizer, saved)
     except _StateMismatch as error:
@@ -235,26 +239,17 @@ def restore_optimizer_state(model: Any, h5_file: Any, shown: str = "the file") -
     return True
 
 
-def _saved_optimizer_weights(h5_file: Any) -> list[tuple[str, Any]]:
-    """The `(name, array)` pairs of the file's `optimizer_weights` group, in saved order."""
-    import numpy as np
-    from keras.src.legacy.saving import legacy_h5_format
-
-    group = h5_file["optimizer_weights"]
-    names = legacy_h5_format.load_attributes_from_hdf5_group(group, "weight_names")
-    saved = []
-    for name in names:
-        if name not in group:
+def _saved_optimizer_weights(listed: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The file's `(name, array)` optimizer entries, each checked to be present."""
+    for name, value in listed:
+        if value is None:
             raise _StateMismatch(f"the saved entry {name!r} is listed but missing")
-        saved.append((str(name), np.asarray(group[name])))
-    return saved
+    return listed
 
 
-def _written_by_keras_2(h5_file: Any) -> bool:
-    written_by = h5_file.attrs.get("keras_version", "") or ""
-    if hasattr(written_by, "decode"):
-        written_by = written_by.decode("utf-8")
-    return str(written_by).startswith(("1.", "2."))
+def _written_by_keras_2(model_file: ModelFile) -> bool:
+    written_by = model_file.attribute("keras_version") or ""
+    return written_by.startswith(("1.", "2."))
 
 
 def _positional_assignments(optimizer: Any, saved: list[tuple[str, Any]]) -> list[Any]:
@@ -286,24 +281,15 @@ def _without_suffix(name: str) -> str:
     return head if colon and tail.isdigit() else name
 
 
-def _model_variables_by_keras2_name(model: Any, h5_file: Any) -> dict[str, Any]:
+def _model_variables_by_keras2_name(model: Any, model_file: ModelFile) -> dict[str, Any]:
     """Keras 2 variable name (`"lstm/lstm_cell/kernel"`) -> the Keras 3 variable it loaded into.
 
     Pairs layers and weights exactly as `legacy_h5_format.load_weights_from_hdf5_group` does
     (layers with weights, in order; each layer's trainable then non-trainable weights). A name
     that occurs twice maps to None: it cannot say which variable a slot belongs to.
     """
-    from keras.src.legacy.saving import legacy_h5_format
-
-    group = h5_file.get("model_weights", h5_file)
     layers = [layer for layer in model.layers if layer.weights]
-    saved_layers = []
-    for layer_name in legacy_h5_format.load_attributes_from_hdf5_group(group, "layer_names"):
-        weight_names = legacy_h5_format.load_attributes_from_hdf5_group(
-            group[layer_name], "weight_names"
-        )
-        if weight_names:
-            saved_layers.append(weight_names)
+    saved_layers = [names for names in model_file.legacy_weight_names() if names]
     by_name: dict[str, Any] = {}
     for layer, weight_names in zip(layers, saved_layers):
         variables = layer.trainable_weights + layer.non_trainable_weights
@@ -343,7 +329,9 @@ def _find_slot(
     return None
 
 
-def _keras2_assignments(model: Any, h5_file: Any, saved: list[tuple[str, Any]]) -> list[Any]:
+def _keras2_assignments(
+    model: Any, model_file: ModelFile, saved: list[tuple[str, Any]]
+) -> list[Any]:
     """Pair a Keras 2 file's optimizer weights with the Keras 3 optimizer's variables by name.
 
     Raises:
@@ -351,7 +339,7 @@ def _keras2_assignments(model: Any, h5_file: Any, saved: list[tuple[str, Any]]) 
     """
     optimizer = model.optimizer
     slots = _slot_table(optimizer)
-    by_name = _model_variables_by_keras2_name(model, h5_file)
+    by_name = _model_variables_by_keras2_name(model, model_file)
     assignments: list[Any] = []
     problems: list[str] = []
     skipped: list[str] = []

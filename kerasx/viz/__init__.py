@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from kerasx.viz._diagram import plot_model
     from kerasx.viz._history import plot_history
     from kerasx.viz._summary import ModelSummary, summary, summary_table
-    from kerasx.viz._weights import plot_weights, weight_stats
+    from kerasx.viz._weight_plot import plot_weights
+    from kerasx.viz._weight_stats import weight_stats
 
 _OWN = {
     "plot_history": "kerasx.viz._history:plot_history",
@@ -26,8 +27,8 @@ _OWN = {
     "summary_table": "kerasx.viz._summary:summary_table",
     "ModelSummary": "kerasx.viz._summary:ModelSummary",
     "plot_model": "kerasx.viz._diagram:plot_model",
-    "weight_stats": "kerasx.viz._weights:weight_stats",
-    "plot_weights": "kerasx.viz._weights:plot_weights",
+    "weight_stats": "kerasx.viz._weight_stats:weight_stats",
+    "plot_weights": "kerasx.viz._weight_plot:plot_weights",
 }
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))

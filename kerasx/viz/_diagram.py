@@ -100,8 +100,8 @@ def plot_model(
 ) -> Any:
     """Draw a model's layers and connections, with or without Graphviz.
 
-    The drop-in for the article's `keras.utils.vis_utils.plot_model(...)` (gone in Keras 3) and
-    for `keras.utils.plot_model`, which raises `ImportError` when Graphviz is missing. With
+    The drop-in for the Keras 2 style `keras.utils.vis_utils.plot_model(...)` (gone in Keras 3)
+    and for `keras.utils.plot_model`, which raises `ImportError` when Graphviz is missing. With
     `engine="auto"`, Graphviz is used when both `pydot` and the `dot` program are installed;
     otherwise the built-in matplotlib renderer draws the same boxes and arrows.
 
@@ -284,8 +284,8 @@ def _render_builtin(
     axes.set_axis_off()
     for index, node in enumerate(graph.nodes):
         box = layout.boxes[node.id]
-        # add_artist, not add_patch: the limits are fixed above, and add_patch's update of the
-        # data limits took about 1.5 ms per box.
+        # add_artist, not add_patch: the limits are fixed above, and add_patch would update
+        # the data limits for every box.
         axes.add_artist(
             FancyBboxPatch(
                 (box.x0, box.y0),

@@ -19,15 +19,14 @@ own panel.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasx.errors import ConfigurationError, CorruptFileError, DataError, MissingFileError
+from kerasx.errors import ConfigurationError, DataError, MissingFileError
+from kerasx.io import load_history
 
 __all__ = ["load_history_file", "normalize_histories", "plot_history", "select_panels"]
 
@@ -91,7 +90,8 @@ def _run_from_dict(history: Mapping[str, Any], source: str) -> Run:
 def load_history_file(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
     """Read a history log (`.json` or `.csv`), or the log inside a run directory.
 
-    Uses `kerasx.io.load_history` when it exists; otherwise parses the file here.
+    The file is parsed by `kerasx.io.load_history`; this adds the run directory and the
+    messages `plot_history` documents.
 
     Args:
         path: a `.json` or `.csv` file, or a directory holding `history.json` or `history.csv`.
@@ -119,37 +119,12 @@ def load_history_file(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
             f"History log not found. Received: path={str(path)!r}. Check the path, or pass the "
             "History object that model.fit returned."
         )
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
+    if path.suffix.lower() not in (".json", ".csv"):
         raise ConfigurationError(
             "A history log must be a .json or .csv file. "
             f"Received: path={str(path)!r}. Save it with kerasx.callbacks.HistoryLogger."
         )
-    try:
-        from kerasx.io import load_history  # the io module's reader, when it is installed
-    except ImportError:
-        return _parse_history_file(path, suffix)
-    loaded = load_history(path)
-    return dict(getattr(loaded, "history", loaded))
-
-
-def _parse_history_file(path: Path, suffix: str) -> dict[str, list[Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        if suffix == ".json":
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise ValueError("the top level is not an object of lists")
-            return {str(k): list(v) if _is_series(v) else v for k, v in data.items()}
-        rows = list(csv.DictReader(text.splitlines()))
-        if not rows:
-            raise ValueError("no rows under the header")
-        return {key: [row.get(key) for row in rows] for key in rows[0] if key is not None}
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise CorruptFileError(
-            f"Cannot read the history log. Received: path={str(path)!r} ({error}). Expected a "
-            'JSON object {"loss": [...], ...} or a CSV with a header such as "epoch,loss,...".'
-        ) from error
+    return load_history(path)
 
 
 def _single_run(history: Any, source: str) -> Run:
@@ -271,10 +246,11 @@ def plot_history(
 ) -> Any:
     """Plot training curves: one panel per metric, training solid, validation dashed.
 
-    Replaces the article's hand-made `plt.plot(history.history['loss'])` plot, and keeps working
-    without validation data, with NaN values, with a single epoch and for resumed runs. Builds a
-    `matplotlib.figure.Figure` directly: it never touches pyplot's global state and never calls
-    `plt.show()`, so it works headless (Agg) and in notebooks (a Figure displays itself).
+    Replaces the hand-made Keras 2 style `plt.plot(history.history['loss'])` plot, and keeps
+    working without validation data, with NaN values, with a single epoch and for resumed runs.
+    Builds a `matplotlib.figure.Figure` directly: it never touches pyplot's global state and
+    never calls `plt.show()`, so it works headless (Agg) and in notebooks (a Figure displays
+    itself).
 
     Args:
         history: a `keras.callbacks.History`, a `kerasx.History`, a dict of lists, a path to a

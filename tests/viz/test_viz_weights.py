@@ -13,7 +13,8 @@ import pytest
 
 from kerasx.errors import ConfigurationError, CorruptFileError, MissingFileError
 from kerasx.viz import plot_weights, weight_stats
-from kerasx.viz._weights import STAT_KEYS, format_weight_stats, weight_stats_from_file
+from kerasx.viz._weight_stats import STAT_KEYS, weight_stats_from_file
+from kerasx.viz._weight_table import format_weight_stats
 
 from helpers import run_cli, run_python
 
@@ -300,7 +301,7 @@ def test_from_file_reads_without_importing_keras(saved_cnn):
     _, paths = saved_cnn
     code = (
         "import sys\n"
-        "from kerasx.viz._weights import weight_stats_from_file\n"
+        "from kerasx.viz._weight_stats import weight_stats_from_file\n"
         f"for p in {[str(p) for p in paths.values()]!r}:\n"
         "    rows = weight_stats_from_file(p)\n"
         "    assert sum(r['nan_count'] for r in rows) == 1, rows\n"

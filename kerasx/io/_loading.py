@@ -1,0 +1,123 @@
+"""The steps every format's loader shares: the scan verdict, safe mode, and wrapped errors.
+
+Loading reads the file once into memory (a private copy), scans its configuration with
+`kerasx.io._scan` before anything is deserialised, and then deserialises inside Keras's
+`SafeModeScope`, which wins over a global `keras.config.enable_unsafe_deserialization()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from kerasx.errors import CorruptFileError, KerasxError, SerializationError, UnsafeModelError
+
+__all__ = [
+    "allowed_names",
+    "refuse_if_unsafe",
+    "safe_mode",
+    "weights_come_from_the_file",
+    "wrap_keras_error",
+]
+
+
+def allowed_names(custom_objects: dict[str, Any] | None) -> set[str]:
+    """Names the caller vouches for: `custom_objects` keys and Keras's registered objects."""
+    import keras
+
+    import kerasx.layers._blocks  # noqa: F401  (registers kerasx's own layers, so Keras can load them)
+
+    names = set(custom_objects or {})
+    names.update(keras.saving.get_custom_objects())
+    for value in (custom_objects or {}).values():
+        name = getattr(value, "__name__", None)
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+def refuse_if_unsafe(findings: list[str], path: str, trusted: bool) -> None:
+    """Raise `UnsafeModelError` listing `findings`, unless there are none or `trusted`."""
+    if not findings or trusted:
+        return
+    listed = "\n".join(f"  - {finding}" for finding in findings)
+    raise UnsafeModelError(
+        f"Refusing to load {path}: it contains {len(findings)} object(s) that could run code "
+        f"when loaded:\n{listed}\n"
+        "Nothing was deserialised. If you trust the file's author, pass `trusted=True` "
+        "(for example `kerasx.io.load(path, trusted=True)`); otherwise rebuild the model in "
+        "code and load only its weights with `kerasx.io.load_weights`.",
+        findings=findings,
+    )
+
+
+@contextlib.contextmanager
+def safe_mode(trusted: bool) -> Iterator[None]:
+    """Keras's safe-mode scope, set explicitly so a global unsafe flag cannot weaken it."""
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    with SafeModeScope(not trusted):
+        yield
+
+
+_LOADING = threading.local()
+
+
+@contextlib.contextmanager
+def weights_come_from_the_file() -> Iterator[None]:
+    """While a model is rebuilt to receive a file's weights, skip its random initial values.
+
+    Keras's own loaders build the model with its initializers, then overwrite every variable
+    with the file's values, so the random numbers are drawn for nothing. Inside this scope, in
+    this thread only, Keras's random initializers give zeros instead. A variable the file does
+    not fill makes Keras's loader raise, so the zeros never reach a model that `load` returns;
+    the layers keep their initializer objects, so `get_config()` and later re-initialisation
+    are unchanged.
+    """
+    _install_zero_initialization()
+    _LOADING.depth = getattr(_LOADING, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _LOADING.depth -= 1
+
+
+def _install_zero_initialization() -> None:
+    from keras.src.backend import Variable
+    from keras.src.initializers import Zeros
+    from keras.src.initializers.random_initializers import RandomInitializer
+
+    original = Variable._initialize_with_initializer
+    if getattr(original, "_kerasx_zero_when_loading", False):
+        return
+    zeros = Zeros()
+
+    def initialize(self: Any, initializer: Any) -> Any:
+        if getattr(_LOADING, "depth", 0) and isinstance(initializer, RandomInitializer):
+            initializer = zeros
+        return original(self, initializer)
+
+    initialize._kerasx_zero_when_loading = True  # type: ignore[attr-defined]
+    Variable._initialize_with_initializer = initialize
+
+
+def wrap_keras_error(error: Exception, path: str, action: str) -> KerasxError:
+    """A Keras failure as kerasx's error: `CorruptFileError` for damaged data, else
+    `SerializationError`; a kerasx error is returned as it is."""
+    if isinstance(error, KerasxError):
+        return error
+    if isinstance(error, OSError):
+        new: KerasxError = CorruptFileError(
+            f"Cannot {action}: the file's data is damaged ({error}). Received: path={path}. "
+            "Save the model again or restore a backup."
+        )
+    else:
+        new = SerializationError(
+            f"Cannot {action}: {type(error).__name__}: {error}. Received: path={path}. "
+            "If the model uses custom layers or functions, pass them as "
+            "`custom_objects={'Name': cls}`."
+        )
+    new.__cause__ = error
+    return new
