@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from kerasx._atomic import atomic_path
 from kerasx._version import __version__
 from kerasx.callbacks._run_state import (
     STATE_FORMAT,
     LoadedState,
     RunContext,
     architecture,
+    callback_states,
     fingerprint,
     list_states,
     read_state,
+    restore_callback_states,
     state_path,
     write_state,
 )
@@ -46,18 +47,30 @@ class Checkpoint(keras.callbacks.Callback):
 
     Files in `directory`:
 
-    - `best.keras`: the whole model at its best `monitor` value so far (through
-      `kerasx.io.save` when available, always atomically). Load it with `kerasx.load`.
+    - `best.keras`: the whole model at its best `monitor` value so far, written atomically
+      with `kerasx.io.save`. Load it with `kerasx.load`.
     - `state-epoch-NNNNNN.npz`: after each epoch, one file holding the model's variables
       (including dropout seed-generator states), the optimizer's variables (iterations,
-      learning rate, moments), early-stopping counters and best weights, the history, the
-      data generator's position and the architecture fingerprint. It is written as a single
-      atomic file, so a kill at any moment leaves either the previous state or the new one.
+      learning rate, moments), the state of the tracked callbacks (early-stopping counters
+      and best weights included), the history, the data generator's position and the
+      architecture fingerprint. It is written as a single atomic file, so a kill at any
+      moment leaves either the previous state or the new one.
     - `state-epoch-NNNNNN-step-SSSSSS.npz`: the same, written by `kerasx.fit` when SIGTERM
       stops training in the middle of an epoch, plus the epoch's metric accumulators.
 
     `kerasx.fit` resumes from the newest state file. Used on its own with `model.fit`, the
     callback writes the same files; resume them with `kerasx.fit(..., run_dir=...)`.
+
+    Callback state: `kerasx.fit` hands its callbacks to `track`. Every tracked callback
+    that has `get_state()` (returning a JSON-serialisable dict) and `set_state(state)` is
+    saved in each state file, and on resume `set_state` receives what `get_state` returned,
+    at the start of training (after every callback's `on_train_begin`, as `kerasx.fit` puts
+    the checkpoint last). Keras's `EarlyStopping` has a built-in adapter (its `wait`, `best`,
+    `best_epoch`, `stopped_epoch` and best weights). A saved state belongs to a callback by
+    its position among the stateful callbacks of the list and its class name: the third
+    stateful callback gets the third saved state if both have the same class name, and
+    starts afresh (with a warning in the log) otherwise. Keep the order of stateful callbacks
+    the same between a run and its resume.
 
     Args:
         directory: folder for the files; created if needed.
@@ -71,13 +84,32 @@ class Checkpoint(keras.callbacks.Callback):
 
     Raises:
         ConfigurationError: for an unknown `mode`, a `keep` below 1, or, at the end of an epoch,
-            a `monitor` that is not in the logs.
+            a `monitor` that is not in the logs or a tracked `get_state()` that does not
+            return a JSON-serialisable dict.
 
     Example:
 
     ```python
-    model.fit(x, y, epochs=2, callbacks=[kerasx.callbacks.Checkpoint("run/checkpoints",
-                                                                     monitor="loss")])
+    class Counter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+        def get_state(self):
+            return {"batches": self.batches}
+
+        def set_state(self, state):
+            self.batches = state["batches"]
+
+    # Saved in every state file of run/checkpoints, restored when the run resumes:
+    kerasx.fit(model, x, y, epochs=10, run_dir="run", callbacks=["default", Counter()])
+
+    # On its own with model.fit (resume the files with kerasx.fit):
+    checkpoint = kerasx.callbacks.Checkpoint("run/checkpoints", monitor="loss")
+    model.fit(x, y, epochs=2, callbacks=[checkpoint])
     ```
     """
 
@@ -112,11 +144,43 @@ class Checkpoint(keras.callbacks.Callback):
         self.run: RunContext | None = None
         self._completed = 0
         self._history: dict[str, list[float]] = {}
+        self._tracked: list[Any] = []
+        self._data: Any = None
+        self._resume: LoadedState | None = None
 
     @property
     def best_path(self) -> Path:
         """Path of the best model, `directory / "best.keras"`."""
         return self.directory / "best.keras"
+
+    def track(self, callbacks: Iterable[Any] = (), *, data: Any = None) -> None:
+        """Choose whose state the state files hold besides the model's.
+
+        Replaces what an earlier call chose. `kerasx.fit` calls it with its callback list and
+        its training data.
+
+        Args:
+            callbacks: callbacks, stateful or not; the stateful ones (see the class
+                docstring) are saved, in this order. Defaults to `()`.
+            data: the training data when it has `get_state()` and `set_state(state)`, such
+                as a `kerasx.data.DataGenerator` (its seed and epoch), else `None`.
+                Defaults to `None`.
+        """
+        self._tracked = [callback for callback in callbacks if callback is not self]
+        self._data = data
+
+    def resume_from(self, state: LoadedState) -> None:
+        """Continue the run of `state` at the start of the next training.
+
+        At `on_train_begin` the checkpoint takes its best value (if it monitors the same
+        quantity) and epoch count from `state`, and gives the tracked callbacks and data
+        their saved states. The model's own variables are not touched: `kerasx.fit`
+        restores them before training.
+
+        Args:
+            state: a state read by `latest_state`.
+        """
+        self._resume = state
 
     def latest_state(self, *, mid_epoch: bool = True) -> LoadedState | None:
         """The newest readable state in `directory`, or None when there is none.
@@ -127,6 +191,9 @@ class Checkpoint(keras.callbacks.Callback):
         Args:
             mid_epoch: also consider states SIGTERM wrote in the middle of an epoch.
                 Defaults to `True`.
+
+        Returns:
+            The state read back, or None.
 
         Raises:
             CorruptFileError: if state files exist but none of them can be read.
@@ -152,14 +219,26 @@ class Checkpoint(keras.callbacks.Callback):
         for _epoch, _step, path in list_states(self.directory):
             path.unlink(missing_ok=True)
 
+    def save_mid_epoch(self, steps: int) -> None:
+        """Write the state after `steps` steps of the current epoch (SIGTERM; see `kerasx.fit`).
+
+        Adds the epoch's metric accumulators, so the resumed epoch logs what an uninterrupted
+        one would. Older states are kept until the next epoch ends.
+
+        Args:
+            steps: the steps of the current epoch trained so far.
+        """
+        if self.save_last:
+            self._save_state(self._completed, finished=False, step=steps)
+
     # -- Keras hooks -------------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        run = self.run
-        if run is not None and run.loaded is not None:
-            self._restore_callbacks(run.loaded)
-        elif run is None:
+        if self._resume is not None:
+            resumed, self._resume = self._resume, None
+            self._restore(resumed)
+        elif self.run is None:
             loaded = self.latest_state()
             if loaded is not None:
                 saved = loaded.meta.get("checkpoint", {})
@@ -185,9 +264,8 @@ class Checkpoint(keras.callbacks.Callback):
             self._save_state(self._completed, finished=False)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        run = self.run
-        if run is None or run.terminate_requested or run.failed is not None:
-            return
+        if self.run is not None and not self.run.run_ends:
+            return  # SIGTERM, a failure, or the end of a cut-short epoch with more to train
         if not self.save_last or self._completed == 0:
             return
         # The final state: after EarlyStopping may have restored the best weights.
@@ -216,27 +294,29 @@ class Checkpoint(keras.callbacks.Callback):
         )
 
     def _save_best_model(self) -> None:
-        try:
-            io_save = importlib.import_module("kerasx.io").save
-        except (AttributeError, ImportError):  # kerasx.io without `save`: write it here
-            io_save = None
-        if io_save is not None:
-            io_save(self.model, self.best_path)
-            return
-        with atomic_path(self.best_path) as temporary:
-            self.model.save(temporary)
+        from kerasx.io import save
 
-    def save_mid_epoch(self, steps: int) -> None:
-        """Write the state after `steps` steps of the current epoch (SIGTERM; see `kerasx.fit`).
-
-        Adds the epoch's metric accumulators, so the resumed epoch logs what an uninterrupted
-        one would. Older states are kept until the next epoch ends.
-        """
-        if self.save_last:
-            self._save_state(self._completed, finished=False, step=steps)
+        save(self.model, self.best_path)
 
     def _save_state(self, completed: int, *, finished: bool, step: int = 0) -> None:
         model = self.model
+        meta = self._meta(completed, finished=finished, step=step)
+        entries, callback_groups = callback_states(self._tracked)
+        meta["callbacks"] = entries
+        meta["generator"] = self._data.get_state() if self._data is not None else None
+        groups: dict[str, list[Any]] = {
+            "model": [v.numpy() for v in model.variables],
+            "optimizer": [v.numpy() for v in model.optimizer.variables],
+            **callback_groups,
+        }
+        if step:
+            groups["metrics"] = [v.numpy() for v in model.metrics_variables]
+        write_state(state_path(self.directory, completed, step), meta, groups)
+        if not step:
+            self._remove_old_states()
+
+    def _meta(self, completed: int, *, finished: bool, step: int) -> dict[str, Any]:
+        """The JSON document of a state file, without the tracked callbacks and data."""
         run = self.run
         meta: dict[str, Any] = {
             "format": STATE_FORMAT,
@@ -244,8 +324,8 @@ class Checkpoint(keras.callbacks.Callback):
             "epoch": completed,
             "step": step,
             "finished": finished,
-            "fingerprint": run.fingerprint if run is not None else fingerprint(model),
-            "architecture": run.architecture if run is not None else architecture(model),
+            "fingerprint": run.fingerprint if run is not None else fingerprint(self.model),
+            "architecture": run.architecture if run is not None else architecture(self.model),
             "checkpoint": {
                 "monitor": self.monitor,
                 "mode": self.mode,
@@ -253,63 +333,27 @@ class Checkpoint(keras.callbacks.Callback):
                 "best_epoch": self.best_epoch,
             },
         }
-        groups: dict[str, list[Any]] = {
-            "model": [v.numpy() for v in model.variables],
-            "optimizer": [v.numpy() for v in model.optimizer.variables],
-        }
-        if run is not None:
-            meta["epochs_requested"] = run.epochs
-            meta["stopped_early"] = run.stopped_early
-            meta["seed"] = run.seed
-            meta["history"] = run.history.to_dict() if run.history is not None else {}
-            meta["history_epochs"] = list(run.history.epoch) if run.history is not None else []
-            generator = run.generator
-            meta["generator"] = generator.get_state() if generator is not None else None
-            meta["early_stopping"] = []
-            for index, callback in enumerate(run.early_stopping):
-                meta["early_stopping"].append(_early_stopping_state(callback))
-                weights = callback.best_weights
-                groups[f"early_stopping_{index}"] = list(weights) if weights is not None else []
-        else:
+        if run is None:
             meta["history"] = {key: list(values) for key, values in self._history.items()}
-        if step:
-            groups["metrics"] = [v.numpy() for v in model.metrics_variables]
-        write_state(state_path(self.directory, completed, step), meta, groups)
-        if not step:
-            self._remove_old_states()
+            return meta
+        history = run.history
+        meta["epochs_requested"] = run.epochs
+        meta["stopped_early"] = run.stopped_early
+        meta["seed"] = run.seed
+        meta["history"] = history.to_dict() if history is not None else {}
+        meta["history_epochs"] = list(history.epoch) if history is not None else []
+        return meta
 
     def _remove_old_states(self) -> None:
         states = list_states(self.directory)
         for _epoch, _step, path in states[: max(0, len(states) - self.keep)]:
             path.unlink(missing_ok=True)
 
-    def _restore_callbacks(self, loaded: LoadedState) -> None:
+    def _restore(self, loaded: LoadedState) -> None:
         saved = loaded.meta.get("checkpoint", {})
         if saved.get("monitor") == self.monitor:
             self.best, self.best_epoch = saved.get("best"), saved.get("best_epoch")
         self._completed = int(loaded.meta["epoch"])
-        run = self.run
-        assert run is not None
-        for index, callback in enumerate(run.early_stopping):
-            states = loaded.meta.get("early_stopping", [])
-            if index >= len(states):
-                break
-            state = states[index]
-            callback.wait = state["wait"]
-            callback.best = state["best"]
-            callback.best_epoch = state["best_epoch"]
-            callback.stopped_epoch = state["stopped_epoch"]
-            weights = loaded.groups.get(f"early_stopping_{index}", [])
-            callback.best_weights = list(weights) if weights else None
-        if run.generator is not None and loaded.meta.get("generator") is not None:
-            run.generator.set_state(loaded.meta["generator"])
-
-
-def _early_stopping_state(callback: Any) -> dict[str, Any]:
-    best = callback.best
-    return {
-        "wait": int(callback.wait),
-        "best": None if best is None else float(best),
-        "best_epoch": int(callback.best_epoch),
-        "stopped_epoch": int(callback.stopped_epoch),
-    }
+        restore_callback_states(loaded, self._tracked)
+        if self._data is not None and loaded.meta.get("generator") is not None:
+            self._data.set_state(loaded.meta["generator"])

@@ -47,6 +47,13 @@ def defaults(
 
     Raises:
         ConfigurationError: for a negative or non-integer `patience` or an unknown `progress`.
+
+    Example:
+
+    ```python
+    callbacks = kerasx.callbacks.defaults("run", monitor="loss", patience=5)
+    kerasx.fit(model, x, y, epochs=50, run_dir="run", callbacks=[*callbacks, MyCallback()])
+    ```
     """
     import keras
 

@@ -11,7 +11,7 @@ import keras
 
 from kerasx.callbacks._run_state import RunContext
 from kerasx.errors import ConfigurationError
-from kerasx.io._history import load_history, save_history
+from kerasx.io import load_history, save_history
 
 __all__ = ["HistoryLogger"]
 
@@ -36,15 +36,22 @@ class HistoryLogger(keras.callbacks.Callback):
     keyed by epoch, so each epoch appears exactly once: a resumed run appends to the files of
     the interrupted one, and an epoch that is trained again after a kill replaces its row.
 
-    Args:
-        path: the `.csv` or `.json` file; the other format goes next to it.
-
     Both files have the format of `kerasx.io.save_history` (`"epoch"` included), which
     `kerasx.io.load_history` and `kerasx.viz.plot_history` read.
+
+    Args:
+        path: the `.csv` or `.json` file; the other format goes next to it.
 
     Raises:
         ConfigurationError: if `path` does not end in `.csv` or `.json`.
         CorruptFileError: at the start of training, if an existing JSON log cannot be read.
+
+    Example:
+
+    ```python
+    model.fit(x, y, epochs=3, callbacks=[kerasx.callbacks.HistoryLogger("run/history.csv")])
+    kerasx.viz.plot_history("run/history.json")
+    ```
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

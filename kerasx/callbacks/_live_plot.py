@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,14 @@ class LivePlot(keras.callbacks.Callback):
     Raises:
         ConfigurationError: if `path` does not end in `.png`, or, when training starts outside a
             notebook, if there is neither a `path` nor a `kerasx.fit` run directory.
+
+    Example:
+
+    ```python
+    model.fit(x, y, epochs=10, callbacks=[kerasx.callbacks.LivePlot("curves.png")])
+    live = kerasx.callbacks.LivePlot()  # writes run/live_plot.png outside a notebook
+    kerasx.fit(model, x, y, epochs=10, run_dir="run", callbacks=["default", live])
+    ```
     """
 
     def __init__(
@@ -86,12 +93,13 @@ class LivePlot(keras.callbacks.Callback):
             self.draw()
 
     def figure(self) -> Any:
-        """A new matplotlib `Figure` of the curves so far."""
-        viz = importlib.import_module("kerasx.viz")
-        try:
-            plot_history = viz.plot_history
-        except (AttributeError, ImportError):
-            return _plain_figure(self.history, self.metrics)
+        """A new matplotlib `Figure` of the curves so far (`kerasx.viz.plot_history`).
+
+        Returns:
+            The `Figure`.
+        """
+        from kerasx.viz import plot_history
+
         return plot_history(self.history, metrics=self.metrics)
 
     def draw(self) -> None:
@@ -109,27 +117,6 @@ class LivePlot(keras.callbacks.Callback):
             with atomic_path(self._target) as temporary:
                 figure.savefig(temporary, format="png", dpi=100)
         _close(figure)
-
-
-def _plain_figure(history: dict[str, list[float]], metrics: list[str] | None) -> Any:
-    """A figure with one axis per metric (and its `val_` twin), without pyplot."""
-    from matplotlib.figure import Figure
-
-    names = metrics or [key for key in history if not key.startswith("val_")]
-    names = [name for name in names if name in history] or list(history)[:1]
-    figure = Figure(figsize=(4.5 * max(1, len(names)), 3.5))
-    axes = figure.subplots(1, max(1, len(names)), squeeze=False)[0]
-    for ax, name in zip(axes, names):
-        values = history.get(name, [])
-        ax.plot(range(1, len(values) + 1), values, label=name)
-        if f"val_{name}" in history:
-            val = history[f"val_{name}"]
-            ax.plot(range(1, len(val) + 1), val, label=f"val_{name}")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.legend()
-    figure.tight_layout()
-    return figure
 
 
 def _close(figure: Any) -> None:

@@ -84,6 +84,12 @@ class ProgressBar(keras.callbacks.Callback):
 
     Raises:
         ConfigurationError: for an unknown `mode`.
+
+    Example:
+
+    ```python
+    model.fit(x, y, epochs=5, verbose=0, callbacks=[kerasx.callbacks.ProgressBar("lines")])
+    ```
     """
 
     def __init__(self, mode: str = "auto", *, stream: TextIO | None = None) -> None:

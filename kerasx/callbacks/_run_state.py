@@ -2,14 +2,22 @@
 
 A state file (`state-epoch-000003.npz` after 3 completed epochs;
 `state-epoch-000003-step-000040.npz` when SIGTERM stopped training 40 steps into the fourth
-epoch) is a NumPy `.npz` zip that holds
-everything exact resume needs as one unit: the model's variables (weights, non-trainable
-variables and the dropout seed-generator states), the optimizer's variables (iterations,
-learning rate, moments), early-stopping best weights, for a mid-epoch state the metric
-accumulators of the epoch so far, and a JSON document (`meta`) with the
-epoch count, the history, callback counters, the data generator's state and the architecture
-fingerprint. Because it is a single file replaced with `os.replace`, a kill at any moment leaves
-either the previous state or the new one, never a mix.
+epoch) is a NumPy `.npz` zip that holds everything exact resume needs as one unit: the model's
+variables (weights, non-trainable variables and the dropout seed-generator states), the
+optimizer's variables (iterations, learning rate, moments), the arrays of stateful callbacks
+(early-stopping best weights), for a mid-epoch state the metric accumulators of the epoch so
+far, and a JSON document (`meta`) with the epoch count, the history, the state of every
+stateful callback, the data generator's state and the architecture fingerprint. Because it is
+a single file replaced with `os.replace`, a kill at any moment leaves either the previous state
+or the new one, never a mix.
+
+Callback state is a protocol: a callback with `get_state()` (a JSON-serialisable dict) and
+`set_state(state)` is saved and restored without kerasx knowing its fields. Keras's
+`EarlyStopping` has neither, so a built-in adapter reads and writes its counters and best
+weights. Format history: `STATE_FORMAT` 1 kept only the `EarlyStopping` counters
+(`meta["early_stopping"]`, arrays `early_stopping_<i>`); 2 keeps every stateful callback, in
+order (`meta["callbacks"]`: `{"class", "state"}` and, for an adapted one, `"adapter"`; its
+arrays `callback_<i>`). Format 1 files are still read.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from kerasx._atomic import atomic_path
@@ -35,14 +45,24 @@ __all__ = [
     "RunContext",
     "architecture",
     "assign_variables",
+    "callback_states",
     "fingerprint",
+    "is_stateful",
     "list_states",
+    "paired_states",
     "read_state",
+    "restore_callback_states",
+    "saved_stop",
     "state_path",
+    "stateful_callbacks",
     "write_state",
 ]
 
-STATE_FORMAT = 1
+_log = logging.getLogger(__name__)
+
+STATE_FORMAT = 2
+"""The version of the `meta` document: 2 saves every stateful callback (1, still read, saved
+the `EarlyStopping` counters only)."""
 _STATE_NAME = re.compile(r"^state-epoch-(\d{6})(?:-step-(\d{6}))?\.npz$")
 
 
@@ -165,44 +185,207 @@ def assign_variables(variables: Sequence[Any], values: Sequence[np.ndarray], wha
 
 @dataclass
 class RunContext:
-    """What `kerasx.fit` shares with its callbacks during one call.
+    """What `kerasx.fit` shares with kerasx's callbacks during one call.
+
+    `Checkpoint`, `HistoryLogger`, `LivePlot` and `kerasx.History` read it when `kerasx.fit`
+    drives them; used on their own with `model.fit` they have none (`run` is None).
 
     Attributes:
         run_dir: the run directory, or None.
         history: the `kerasx.History` being filled.
-        early_stopping: the `EarlyStopping` callbacks whose counters are saved.
-        generator: the training input if it has `get_state`/`set_state`, else None.
         seed: the seed of the run, or None.
         epochs: the number of epochs asked for.
-        loaded: the state resumed from, or None.
+        call_epochs: the `epochs` of the `model.fit` call running now: `epochs`, or fewer
+            while `kerasx.fit` finishes an epoch that SIGTERM cut short. None means `epochs`.
         terminate_requested: set by the SIGTERM handler.
         epoch_partial: whether the epoch ending now was cut short (then nothing records it).
-        mid_epoch: whether the training input can skip the first steps of an epoch, so that
-            SIGTERM may save a mid-epoch state (see `kerasx.fit`).
-        step_offset: steps of the current epoch trained before this call (resuming a
-            mid-epoch state), else 0.
-        saved_mid_epoch: the steps of the mid-epoch state SIGTERM saved, else 0.
-        threads: whether `fit` feeds `generator` through its `_threaded_dataset()`.
-        checkpoints: the `Checkpoint` callbacks that write mid-epoch states.
         stopped_early: whether an `EarlyStopping` ended the run.
         failed: why training failed (a NaN loss), or None.
+        fingerprint: `fingerprint(model)`, computed once.
+        architecture: `architecture(model)`, computed once.
     """
 
     run_dir: Path | None = None
     history: Any = None
-    early_stopping: list[Any] = field(default_factory=list)
-    generator: Any = None
     seed: int | None = None
     epochs: int = 0
-    loaded: LoadedState | None = None
+    call_epochs: int | None = None
     terminate_requested: bool = False
     epoch_partial: bool = False
-    mid_epoch: bool = False
-    step_offset: int = 0
-    saved_mid_epoch: int = 0
-    threads: bool = False
-    checkpoints: list[Any] = field(default_factory=list)
     stopped_early: bool = False
     failed: str | None = None
     fingerprint: str = ""
     architecture: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_ends(self) -> bool:
+        """Whether the `model.fit` call ending now ends the run: no SIGTERM, no failure, and
+        every epoch trained or stopped early."""
+        if self.terminate_requested or self.failed is not None:
+            return False
+        call_epochs = self.epochs if self.call_epochs is None else self.call_epochs
+        return self.stopped_early or call_epochs >= self.epochs
+
+
+# -- callback state ---------------------------------------------------------------------------
+
+_EARLY_STOPPING = "EarlyStopping"
+"""The `adapter` of a saved entry that the built-in `EarlyStopping` adapter wrote."""
+
+
+def _early_stopping_state(callback: Any) -> tuple[dict[str, Any], list[Any]]:
+    best = callback.best
+    state = {
+        "wait": int(callback.wait),
+        "best": None if best is None else float(best),
+        "best_epoch": int(callback.best_epoch),
+        "stopped_epoch": int(callback.stopped_epoch),
+    }
+    weights = callback.best_weights
+    return state, list(weights) if weights is not None else []
+
+
+def _set_early_stopping_state(callback: Any, state: dict[str, Any], arrays: list[Any]) -> None:
+    callback.wait = state["wait"]
+    callback.best = state["best"]
+    callback.best_epoch = state["best_epoch"]
+    callback.stopped_epoch = state["stopped_epoch"]
+    callback.best_weights = list(arrays) if arrays else None
+
+
+_Getter = Callable[[Any], tuple[dict[str, Any], list[Any]]]
+_Setter = Callable[[Any, dict[str, Any], list[Any]], None]
+
+
+def _adapter(callback: Any) -> tuple[str, _Getter, _Setter] | None:
+    """The built-in adapter for a callback without the protocol, or None."""
+    if isinstance(callback, keras.callbacks.EarlyStopping):
+        return _EARLY_STOPPING, _early_stopping_state, _set_early_stopping_state
+    return None
+
+
+def _has_protocol(callback: Any) -> bool:
+    return callable(getattr(callback, "get_state", None)) and callable(
+        getattr(callback, "set_state", None)
+    )
+
+
+def is_stateful(callback: Any) -> bool:
+    """Whether a resume state holds `callback`'s state: it has `get_state()` and
+    `set_state(state)`, or a built-in adapter (Keras's `EarlyStopping`)."""
+    return _has_protocol(callback) or _adapter(callback) is not None
+
+
+def stateful_callbacks(callbacks: Iterable[Any]) -> list[Any]:
+    """The stateful callbacks of `callbacks`, in order (see `is_stateful`)."""
+    return [callback for callback in callbacks if is_stateful(callback)]
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays as Python numbers and lists, for `json.dumps`."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _protocol_state(callback: Any) -> dict[str, Any]:
+    state = callback.get_state()
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(f"get_state() returned a {type(state).__name__}")
+        return dict(json.loads(json.dumps(state, default=_plain)))
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(
+            f"A callback's get_state() must return a JSON-serialisable dict (NumPy numbers and "
+            f"arrays are accepted). Received: {type(callback).__name__}.get_state() -> "
+            f"{state!r} ({error}). Return plain numbers, strings, lists and dicts."
+        ) from error
+
+
+def callback_states(callbacks: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[str, list]]:
+    """The state of each stateful callback, for a state file.
+
+    Args:
+        callbacks: callbacks, stateful or not; only the stateful ones are saved, in order.
+
+    Returns:
+        `(entries, groups)`: `entries[i]` is `{"class": name, "state": {...}}` for the `i`-th
+        stateful callback (plus `"adapter"` when a built-in adapter wrote it), and `groups`
+        holds the arrays of adapted callbacks as `"callback_<i>"`.
+
+    Raises:
+        ConfigurationError: if a `get_state()` does not return a JSON-serialisable dict.
+    """
+    entries: list[dict[str, Any]] = []
+    groups: dict[str, list] = {}
+    for position, callback in enumerate(stateful_callbacks(callbacks)):
+        entry: dict[str, Any] = {"class": type(callback).__name__}
+        adapter = None if _has_protocol(callback) else _adapter(callback)
+        if adapter is None:
+            entry["state"] = _protocol_state(callback)
+        else:
+            entry["adapter"], get_state, _ = adapter
+            entry["state"], groups[f"callback_{position}"] = get_state(callback)
+        entries.append(entry)
+    return entries, groups
+
+
+def _format_1_pairs(loaded: LoadedState, stateful: list[Any]) -> list[tuple[Any, dict, list]]:
+    """Format 1 kept the `EarlyStopping` callbacks only, by their order among themselves."""
+    stoppers = [cb for cb in stateful if isinstance(cb, keras.callbacks.EarlyStopping)]
+    saved = loaded.meta.get("early_stopping", [])
+    return [
+        (callback, state, loaded.groups.get(f"early_stopping_{index}", []))
+        for index, (callback, state) in enumerate(zip(stoppers, saved))
+    ]
+
+
+def paired_states(loaded: LoadedState, callbacks: Iterable[Any]) -> list[tuple[Any, dict, list]]:
+    """Each stateful callback with its saved state and arrays, matched by position and class.
+
+    The `i`-th stateful callback gets the `i`-th saved entry if the class names agree; a
+    callback without a matching entry is left as it is, with a warning in the log.
+
+    Returns:
+        `(callback, state, arrays)` triples.
+    """
+    stateful = stateful_callbacks(callbacks)
+    entries = loaded.meta.get("callbacks")
+    if entries is None:
+        return _format_1_pairs(loaded, stateful)
+    pairs = []
+    for position, callback in enumerate(stateful):
+        name = type(callback).__name__
+        entry = entries[position] if position < len(entries) else None
+        if entry is None or entry.get("class") != name:
+            _log.warning(
+                "The run state %s holds no state for stateful callback %d (%s); it holds %s. "
+                "That callback starts afresh.",
+                loaded.path, position, name, [e.get("class") for e in entries],
+            )
+            continue
+        pairs.append((callback, entry["state"], loaded.groups.get(f"callback_{position}", [])))
+    return pairs
+
+
+def restore_callback_states(loaded: LoadedState, callbacks: Iterable[Any]) -> None:
+    """Give each stateful callback of `callbacks` its state from `loaded` (`paired_states`)."""
+    for callback, state, arrays in paired_states(loaded, callbacks):
+        adapter = None if _has_protocol(callback) else _adapter(callback)
+        if adapter is None:
+            callback.set_state(state)
+        else:
+            adapter[2](callback, state, arrays)
+
+
+def saved_stop(meta: Mapping[str, Any]) -> bool:
+    """Whether the state `meta` is of a run that an `EarlyStopping` ended."""
+    if meta.get("stopped_early"):
+        return True
+    entries = meta.get("callbacks")
+    if entries is None:  # format 1
+        entries = [{"adapter": _EARLY_STOPPING, "state": s} for s in meta.get("early_stopping", [])]
+    return any(
+        entry.get("adapter") == _EARLY_STOPPING and entry["state"].get("stopped_epoch", 0) > 0
+        for entry in entries
+    )

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 from kerasx._lazy import Facade, module_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from kerasx.training._fit import History, fit, last_seed, seed_everything
+    from kerasx.training._fit import fit
+    from kerasx.training._history import History, last_seed, seed_everything
 
 _OWN = {
     "fit": "kerasx.training._fit:fit",
-    "History": "kerasx.training._fit:History",
-    "last_seed": "kerasx.training._fit:last_seed",
-    "seed_everything": "kerasx.training._fit:seed_everything",
+    "History": "kerasx.training._history:History",
+    "last_seed": "kerasx.training._history:last_seed",
+    "seed_everything": "kerasx.training._history:seed_everything",
 }
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))

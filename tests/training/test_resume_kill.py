@@ -62,10 +62,13 @@ print("DONE " + json.dumps({"resumed": history.resumed_from_epoch, "epoch": hist
 """
 
 
-def _start(run_dir: Path, out: Path) -> subprocess.Popen:
+def _start(
+    run_dir: Path, out: Path, *, worker: str = WORKER, epochs: int = EPOCHS
+) -> subprocess.Popen:
+    """Start `worker` (a script taking `run_dir epochs out`) in a new Python process."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(run_dir), str(EPOCHS), str(out)],
+        [sys.executable, "-c", worker, str(run_dir), str(epochs), str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

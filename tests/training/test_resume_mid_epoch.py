@@ -175,3 +175,26 @@ def test_an_unreadable_newest_state_falls_back_to_the_older_one(
     assert "Skipping an unreadable run state" in caplog.text
     assert "state-epoch-000001.npz instead" in caplog.text
     _assert_same_run(result, reference)
+
+
+def _early_stopping_stuck_at_epoch_0() -> keras.callbacks.EarlyStopping:
+    """Its best weights stay epoch 0's (no later loss beats them by 100), and it never stops."""
+    return keras.callbacks.EarlyStopping(
+        monitor="loss", min_delta=100.0, patience=10, restore_best_weights=True
+    )
+
+
+def test_after_a_resumed_epoch_training_goes_on_from_its_weights_not_the_best(
+    tmp_path: Path,
+) -> None:
+    # The rest of the cut-short epoch is one model.fit call, so EarlyStopping's on_train_end
+    # restores the best weights at its end; the next epochs must still start from the weights
+    # that epoch ended with, as in an uninterrupted run.
+    reference = _train("arrays", tmp_path / "reference", [_early_stopping_stuck_at_epoch_0()])
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        _train("arrays", run_dir, [_early_stopping_stuck_at_epoch_0(), _Sigterm(1, 3)])
+    result = _train("arrays", run_dir, [_early_stopping_stuck_at_epoch_0()])
+    assert result[0].resumed_from_epoch == 1 and result[0].finished
+    _assert_same_run(result, reference)
+    assert _states(run_dir) == [f"state-epoch-{EPOCHS:06d}.npz"]
