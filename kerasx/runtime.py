@@ -335,6 +335,34 @@ def strategy(spec: Any = "auto") -> Any:
 _resolve = strategy  # for functions whose `strategy` argument hides this function
 
 
+def model_strategy(model: Any) -> Any:
+    """The `tf.distribute.Strategy` `model` was created under, or None for none.
+
+    Keras keeps it in a private attribute; this reads public ones only, so it holds on any
+    Keras: `model.distribute_strategy` (the model's own strategy, else the one in scope now)
+    when the model's variables belong to it. Outside every strategy scope that is exact;
+    inside one, a model without variables yet counts as created under the strategy in scope,
+    under which Keras then creates them. Shared with `kerasx.models` and `kerasx.training`.
+
+    Args:
+        model: a `keras.Model`.
+
+    Returns:
+        The strategy, or None.
+    """
+    import tensorflow as tf
+
+    found = getattr(model, "distribute_strategy", None)
+    if found is None:
+        return None
+    if not tf.distribute.has_strategy():
+        return None if found is tf.distribute.get_strategy() else found
+    variables = list(getattr(model, "variables", []))
+    if variables and not found.extended.variable_created_in_scope(variables[0].value):
+        return None
+    return found
+
+
 def global_batch_size(per_replica: int, strategy: Any = None) -> int:
     """The global batch size to give `fit` for `per_replica` samples on each replica.
 

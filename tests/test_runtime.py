@@ -114,3 +114,23 @@ def test_importing_runtime_does_not_import_tensorflow():
     result = run_python(code, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_model_strategy_answers_what_keras_keeps_private():
+    # Keras keeps the strategy a model was created under in `_distribute_strategy`;
+    # `model_strategy` reads public attributes only, outside and inside a strategy's scope.
+    def sequential():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    plain = sequential()
+    with one.scope():
+        owned = sequential()
+        unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    for model in (plain, owned, unbuilt):
+        assert runtime.model_strategy(model) is model._distribute_strategy
+    with one.scope():
+        assert runtime.model_strategy(plain) is None
+        assert runtime.model_strategy(owned) is one
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        assert runtime.model_strategy(owned) is one

@@ -1,8 +1,8 @@
 """The `DataGenerator` subclasses behind `from_arrays`, `from_generator` and `split`.
 
 They are named to `DataGenerator` by the `register_constructors` call at the end of this
-module, so `kerasx.data` loads `DataGenerator` through this module. `take_rows` is shared
-with `kerasx.training`.
+module, so `kerasx.data` loads `DataGenerator` through this module. `take_rows` and
+`has_random_access` are shared with `kerasx.training`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "DataGenerator",
     "GeneratorWrapper",
     "SubsetGenerator",
+    "has_random_access",
     "split_views",
     "take_rows",
 ]
@@ -92,6 +93,23 @@ def take_rows(value: Any, rows: Any) -> Any:
     if isinstance(value, list | tuple):
         return [take_rows(item, rows) for item in value]
     return value[rows]
+
+
+def has_random_access(generator: DataGenerator) -> bool:
+    """Whether `generator` can load any batch by its index, in any order.
+
+    True for `DataGenerator` subclasses, `from_arrays` and `split` generators; False for those
+    that `from_generator` builds, which follow a Python generator's order. `kerasx.fit` can
+    start a generator with random access part-way into an epoch (to resume a mid-epoch
+    state), and `split()` needs it.
+
+    Args:
+        generator: a `DataGenerator`.
+
+    Returns:
+        Whether it has random access.
+    """
+    return bool(generator._random_access)
 
 
 class ArrayGenerator(DataGenerator):

@@ -15,6 +15,8 @@ from typing import Any
 
 from kerasx._compat.tfconfig import op_determinism_enabled
 from kerasx.errors import ConfigurationError
+from kerasx.models._tasks import output_layers
+from kerasx.runtime import model_strategy
 
 __all__ = [
     "check_mixed_precision",
@@ -36,12 +38,12 @@ def _all_layers(model: Any) -> list[Any]:
 
 
 def _distributed(model: Any) -> bool:
-    return getattr(model, "_distribute_strategy", None) is not None
+    return model_strategy(model) is not None
 
 
 def _replicated(model: Any) -> bool:
     """Whether `model` trains under a strategy with several replicas (devices or workers)."""
-    active = getattr(model, "_distribute_strategy", None)
+    active = model_strategy(model)
     return active is not None and int(active.num_replicas_in_sync) > 1
 
 
@@ -182,12 +184,12 @@ def check_mixed_precision(model: Any, mixed_precision: str, force: bool) -> None
                 "force=True."
             )
     if model_policy.startswith("mixed") and not force:
-        for tensor in model.outputs:
-            layer = tensor._keras_history.operation
-            if layer.compute_dtype != "float32":
+        for index, (tensor, layer) in enumerate(zip(model.outputs, output_layers(model))):
+            dtype = getattr(layer, "compute_dtype", None) or str(tensor.dtype)
+            if dtype != "float32":
+                name = getattr(layer, "name", f"output_{index}")
                 raise ConfigurationError(
                     "A mixed-precision model needs float32 outputs so the loss stays stable. "
-                    f"Received: output layer {layer.name!r} computing in "
-                    f"{layer.compute_dtype!r}. Create it with dtype='float32' (kerasx builders "
-                    "do), or pass force=True."
+                    f"Received: output layer {name!r} computing in {dtype!r}. Create it with "
+                    "dtype='float32' (kerasx builders do), or pass force=True."
                 )

@@ -26,6 +26,7 @@ __all__ = [
     "infer_task",
     "loss_name",
     "output_info",
+    "output_layers",
     "output_names",
     "per_output",
 ]
@@ -148,7 +149,33 @@ def output_names(model: Any) -> list[str]:
     names = getattr(model, "output_names", None)
     if names:
         return list(names)
-    return [tensor._keras_history.operation.name for tensor in model.outputs]
+    return [
+        getattr(layer, "name", f"output_{index}")
+        for index, layer in enumerate(output_layers(model))
+    ]
+
+
+def output_layers(model: Any) -> list[Any]:
+    """The layer (or `keras.Operation`) that computes each output of `model`, in output order.
+
+    Reads public attributes only: the last layer of a `Sequential`; for a functional model,
+    the operation named by each of `model.output_names` among `model.operations`.
+
+    Args:
+        model: a `keras.Model` whose outputs are defined.
+
+    Returns:
+        One layer or operation per output; None where the model does not say (a model that
+        is neither `Sequential` nor functional).
+    """
+    import keras
+
+    outputs = list(model.outputs)
+    if isinstance(model, keras.Sequential):
+        return [model.layers[-1] if model.layers else None] * len(outputs)
+    by_name = {op.name: op for op in getattr(model, "operations", None) or []}
+    names = list(getattr(model, "output_names", None) or [])
+    return [by_name.get(names[i]) if i < len(names) else None for i in range(len(outputs))]
 
 
 def output_info(model: Any) -> list[OutputInfo]:
@@ -172,8 +199,7 @@ def output_info(model: Any) -> list[OutputInfo]:
     """
     _require_built(model)
     infos = []
-    for name, tensor in zip(output_names(model), model.outputs):
-        layer = tensor._keras_history.operation
+    for name, tensor, layer in zip(output_names(model), model.outputs, output_layers(model)):
         units = int(tensor.shape[-1]) if tensor.shape and tensor.shape[-1] else 1
         activation = _activation_name(layer)
         task = infer_task(activation, units)

@@ -1,10 +1,11 @@
 """`tf.distribute` in `kerasx.fit`: the strategy check and the multi-worker workaround.
 
 Keras 3 cannot run `model.fit` under a `MultiWorkerMirroredStrategy` spanning several workers
-(keras-team/keras#20585); `multi_worker_fit` is the context `kerasx.fit` trains in then. The
-touches of Keras internals here (the module `keras.src.backend.tensorflow.trainer`, loaded
-through `kerasx._compat.internal_module`, and the model's `_distribute_strategy`,
-`_symbolic_build` and `_maybe_symbolic_build`) were checked on Keras 3.15 with TensorFlow 2.21.
+(keras-team/keras#20585; Keras 3.12.0 and 3.15.1 both fail). `multi_worker_fit` is the context
+`kerasx.fit` trains in then. The Keras internals it needs are reached through
+`kerasx._compat.training`, and what it changes lasts only while the context is active: when
+`kerasx.fit` returns or raises, Keras's functions are Keras's again and the model holds nothing
+of kerasx's.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from typing import Any
 
 import keras
 
-from kerasx._compat import internal_module
+from kerasx._compat.training import (
+    keras_builds_from,
+    multi_worker_mode,
+    scalar_means_across_workers,
+)
 from kerasx.errors import ConfigurationError
 
 __all__ = ["check_strategy", "first_batch", "is_multi_worker", "multi_worker_fit"]
-
-_TRAINER = "keras.src.backend.tensorflow.trainer"
-_NEEDED_FOR = "kerasx.fit under a multi-worker MultiWorkerMirroredStrategy"
-
-_reduce_fixed = False
 
 
 def check_strategy(model: Any, strategy: Any) -> Any:
@@ -65,12 +65,12 @@ def check_strategy(model: Any, strategy: Any) -> Any:
 
 
 def is_multi_worker(model: Any) -> bool:
-    """Whether `model` trains under a `MultiWorkerMirroredStrategy` spanning several workers."""
-    strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None:
-        return False
-    trainer = internal_module(_TRAINER, needed_for=_NEEDED_FOR)
-    return bool(trainer._collective_all_reduce_multi_worker(strategy))
+    """Whether `model` trains under a `MultiWorkerMirroredStrategy` spanning several workers.
+
+    That is the strategy Keras trains it under (`model.distribute_strategy`: its own, else the
+    one in scope).
+    """
+    return multi_worker_mode(getattr(model, "distribute_strategy", None))
 
 
 def first_batch(x: Any, y: Any, batch_size: int | None) -> Any:
@@ -86,47 +86,21 @@ def first_batch(x: Any, y: Any, batch_size: int | None) -> Any:
     return first if y is None else (first, keras.tree.map_structure(lambda a: a[:size], y))
 
 
-def _fix_multi_worker_mean() -> None:
-    """Keras 3.15 reduces scalar metrics across workers with `axis=0`, which TensorFlow refuses
-    for rank-0 values; reduce those with `axis=None`. Other cases go to Keras unchanged."""
-    global _reduce_fixed
-    if _reduce_fixed:
-        return
-    trainer = internal_module(_TRAINER, needed_for=_NEEDED_FOR)
-    keras_reduce = trainer.reduce_per_replica
-
-    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(
-            strategy
-        ):
-            return keras.tree.map_structure(
-                lambda v: strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0),
-                values,
-            )
-        return keras_reduce(values, strategy, reduction)
-
-    trainer.reduce_per_replica = reduce_per_replica
-    _reduce_fixed = True
-
-
 @contextmanager
 def multi_worker_fit(model: Any, batch: Any) -> Iterator[None]:
     """Let `model.fit` run under `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
 
     Keras 3 first all-reduces a distributed input batch only to learn its shapes, which fails
-    for a multi-worker strategy, then reduces scalar metrics along an axis they lack. kerasx
-    builds the model from one local batch instead, skips that reduction for this call, and
-    reduces scalars without an axis.
+    for a multi-worker strategy, then reduces scalar metrics along an axis they lack. While
+    this context is active, Keras builds the model from one local batch instead and reduces
+    scalars without an axis; on exit, also when training raised, all of it is undone.
 
     Args:
         model: the model, compiled under the strategy.
         batch: one local batch of the training input (`first_batch`).
+
+    Raises:
+        MissingDependencyError: if this Keras lacks the internals the workaround needs.
     """
-    _fix_multi_worker_mean()
-    with model.distribute_strategy.scope():
-        model._symbolic_build(data_batch=batch)
-    model._maybe_symbolic_build = lambda *args, **kwargs: None
-    try:
+    with keras_builds_from(model, batch), scalar_means_across_workers():
         yield
-    finally:
-        del model._maybe_symbolic_build

@@ -226,10 +226,11 @@ def _arrays_as_generator(
 def _skips_batches(x: Any, fit_kwargs: dict[str, Any]) -> bool:
     """Whether `fit` can start `x` part-way into an epoch (to resume a mid-epoch state)."""
     from kerasx.data import DataGenerator
+    from kerasx.data._sources import has_random_access
 
     if "steps_per_epoch" in fit_kwargs or not isinstance(x, DataGenerator):
         return False
-    return gathers_in_tensorflow(x) or bool(getattr(x, "_random_access", False))
+    return gathers_in_tensorflow(x) or has_random_access(x)
 
 
 def _feeds_in_threads(x: Any, model: Any) -> bool:

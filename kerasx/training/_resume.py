@@ -19,6 +19,8 @@ from typing import Any
 import keras
 
 from kerasx._atomic import atomic_write_text
+from kerasx._compat import fast_path_enabled
+from kerasx._compat.training import SYMBOLIC_BUILD, symbolic_build
 from kerasx._version import __version__
 from kerasx.callbacks._history_logger import HistoryLogger
 from kerasx.callbacks._run_state import (
@@ -30,6 +32,7 @@ from kerasx.callbacks._run_state import (
     saved_stop,
 )
 from kerasx.errors import ConfigurationError
+from kerasx.runtime import model_strategy
 from kerasx.training._run import FitRun
 
 __all__ = [
@@ -186,12 +189,30 @@ def build_metrics(model: Any, batch: Any) -> None:
     """Create the compiled metrics' variables before `fit`, as Keras does under a strategy.
 
     Without a strategy Keras builds them while tracing the first step, too late to restore
-    the accumulators of an epoch SIGTERM cut short.
+    the accumulators of an epoch SIGTERM cut short. kerasx builds them from the shapes of
+    `batch` (the fast path `symbolic_build`), or else runs the model, its loss and metrics
+    once on `batch` and resets the metrics. If neither works, the resumed epoch's metrics
+    cover only its remaining steps (`RunGuard` says so).
+
+    Args:
+        model: the compiled model.
+        batch: one batch of the training input.
     """
-    build = getattr(model, "_symbolic_build", None)
-    if build is None:  # pragma: no cover - a Keras without it: metrics restart (warned)
-        return
+    if model_strategy(model) is not None:
+        return  # Keras builds them before training (`_maybe_symbolic_build`)
     try:
-        build(data_batch=batch)
-    except Exception as error:  # pragma: no cover - the same fallback
+        if fast_path_enabled(SYMBOLIC_BUILD):
+            symbolic_build(model, batch)
+        else:
+            _build_by_running(model, batch)
+    except Exception as error:  # pragma: no cover - the metrics restart (warned)
         _log.debug("Could not build the metrics before resuming: %s", error)
+
+
+def _build_by_running(model: Any, batch: Any) -> None:
+    """The public path of `build_metrics`: one forward pass, loss and metrics, then reset."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+    y_pred = model(x, training=False)
+    model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+    model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    model.reset_metrics()

@@ -443,3 +443,26 @@ def test_no_function_of_the_training_package_calls_itself():
                 if node.name in calls:
                     recursive.append(f"{path.name}:{node.name}")
     assert recursive == []
+
+
+@pytest.mark.parametrize("fast_paths", ["on", "off"])
+def test_metrics_are_built_before_a_mid_epoch_resume_without_running_a_step(
+    fast_paths, monkeypatch
+) -> None:
+    # Resuming in the middle of an epoch restores the metric accumulators before Keras
+    # builds them: kerasx builds them from one batch (Keras's symbolic build, or its public
+    # path: one forward pass, loss and metrics, then reset). No weight changes.
+    from kerasx._compat import DISABLE_FAST_PATHS_ENV
+    from kerasx.training._resume import build_metrics
+
+    if fast_paths == "off":
+        monkeypatch.setenv(DISABLE_FAST_PATHS_ENV, "1")
+    model = _model()
+    weights = model.get_weights()
+    unbuilt = len(model.metrics_variables)
+    x, y = _data(8)
+    build_metrics(model, (x, y))
+    assert len(model.metrics_variables) > unbuilt
+    assert all(not np.any(v.numpy()) for v in model.metrics_variables)
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
