@@ -61,16 +61,19 @@ class Checkpoint(keras.callbacks.Callback):
     `kerasx.fit` resumes from the newest state file. Used on its own with `model.fit`, the
     callback writes the same files; resume them with `kerasx.fit(..., run_dir=...)`.
 
-    Callback state: `kerasx.fit` hands its callbacks to `track`. Every tracked callback
-    that has `get_state()` (returning a JSON-serialisable dict) and `set_state(state)` is
-    saved in each state file, and on resume `set_state` receives what `get_state` returned,
-    at the start of training (after every callback's `on_train_begin`, as `kerasx.fit` puts
-    the checkpoint last). Keras's `EarlyStopping` has a built-in adapter (its `wait`, `best`,
-    `best_epoch`, `stopped_epoch` and best weights). A saved state belongs to a callback by
-    its position among the stateful callbacks of the list and its class name: the third
-    stateful callback gets the third saved state if both have the same class name, and
-    starts afresh (with a warning in the log) otherwise. Keep the order of stateful callbacks
-    the same between a run and its resume.
+    Callback state: `kerasx.fit` hands its callbacks to `track`. Every tracked callback that has
+    `get_state()` and `set_state(state)` is saved in each state file, and on resume `set_state`
+    receives what `get_state` returned, at the start of training (after every callback's
+    `on_train_begin`, as `kerasx.fit` puts the checkpoint last). Keras's `EarlyStopping` has a
+    built-in adapter (its `wait`, `best`, `best_epoch`, `stopped_epoch` and best weights). A
+    saved state belongs to a callback by its position among the stateful callbacks of the list
+    and its class name: the third stateful callback gets the third saved state if both have the
+    same class name, and starts afresh (with a warning in the log) otherwise. Keep the order of
+    stateful callbacks the same between a run and its resume. `get_state()` must return a dict
+    that JSON holds as it is (string keys; numbers, strings, booleans, None, lists and dicts;
+    NumPy numbers and arrays come back as Python numbers and lists). The states are checked
+    when training begins, so a callback that cannot be saved stops the run with a
+    `ConfigurationError` before its first epoch, not after it.
 
     Args:
         directory: folder for the files; created if needed.
@@ -234,6 +237,7 @@ class Checkpoint(keras.callbacks.Callback):
     # -- Keras hooks -------------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        callback_states(self._tracked)  # refuse a state that cannot be saved, before training
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._resume is not None:
             resumed, self._resume = self._resume, None
@@ -264,8 +268,10 @@ class Checkpoint(keras.callbacks.Callback):
             self._save_state(self._completed, finished=False)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self.run is not None and not self.run.run_ends:
-            return  # SIGTERM, a failure, or the end of a cut-short epoch with more to train
+        if self.run is None or not self.run.run_ends:
+            # Standalone (`model.fit`): the last epoch's state is already written. Under
+            # kerasx.fit: SIGTERM, a failure, or the end of a cut-short epoch with more to train.
+            return
         if not self.save_last or self._completed == 0:
             return
         # The final state: after EarlyStopping may have restored the best weights.

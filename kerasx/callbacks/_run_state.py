@@ -157,6 +157,13 @@ def read_state(path: str | os.PathLike[str]) -> LoadedState:
             f"Received: path={str(path)!r} ({type(error).__name__}: {error}). "
             "Delete it to resume from the previous state, or pass `resume=False` to start over."
         ) from error
+    written = meta.get("format", 1)
+    if not isinstance(written, int) or written > STATE_FORMAT:
+        raise ConfigurationError(
+            f"This run state was written by a newer kerasx (state format {written!r}; this "
+            f"kerasx reads formats 1 to {STATE_FORMAT}). Received: path={str(path)!r}. "
+            "Upgrade kerasx to resume this run, or pass `resume=False` to start over."
+        )
     return LoadedState(path, meta, groups)
 
 
@@ -288,18 +295,47 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _json_problem(value: Any, where: str = "state") -> str | None:
+    """Why `value` would not come back from JSON as it is, or None when it would.
+
+    NumPy numbers and arrays are accepted (they come back as Python numbers and lists).
+    """
+    if value is None or isinstance(value, str | bool | int | float | np.generic | np.ndarray):
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{where}[{index}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has the key {key!r}, which JSON turns into a string"
+            problem = _json_problem(item, f"{where}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    return f"{where} is a {type(value).__name__}, which JSON cannot hold as it is"
+
+
 def _protocol_state(callback: Any) -> dict[str, Any]:
     state = callback.get_state()
-    try:
-        if not isinstance(state, dict):
-            raise TypeError(f"get_state() returned a {type(state).__name__}")
-        return dict(json.loads(json.dumps(state, default=_plain)))
-    except (TypeError, ValueError) as error:
+    problem = (
+        f"get_state() returned a {type(state).__name__}"
+        if not isinstance(state, dict)
+        else _json_problem(state)
+    )
+    if problem is not None:
         raise ConfigurationError(
-            f"A callback's get_state() must return a JSON-serialisable dict (NumPy numbers and "
-            f"arrays are accepted). Received: {type(callback).__name__}.get_state() -> "
-            f"{state!r} ({error}). Return plain numbers, strings, lists and dicts."
-        ) from error
+            "A callback's get_state() must return a dict that JSON holds as it is: string "
+            "keys; numbers, strings, booleans, None, lists and dicts (NumPy numbers and arrays "
+            f"are accepted and come back as Python numbers and lists). Received: "
+            f"{type(callback).__name__}.get_state() -> {state!r}: {problem}. Return lists "
+            "instead of tuples and string keys, or rename the methods if the callback is not "
+            "meant to be resumed."
+        )
+    return dict(json.loads(json.dumps(state, default=_plain)))
 
 
 def callback_states(callbacks: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[str, list]]:
@@ -353,6 +389,8 @@ def paired_states(loaded: LoadedState, callbacks: Iterable[Any]) -> list[tuple[A
     entries = loaded.meta.get("callbacks")
     if entries is None:
         return _format_1_pairs(loaded, stateful)
+    if not entries:  # written by a Checkpoint that tracked no callbacks: nothing to give
+        return []
     pairs = []
     for position, callback in enumerate(stateful):
         name = type(callback).__name__

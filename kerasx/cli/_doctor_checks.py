@@ -386,6 +386,11 @@ def check_package(name: str, *, required: bool, purpose: str, fix: str) -> Check
     return Check(name, OK, f"{name} {version}")
 
 
+def _padded(version: str) -> tuple[int, ...]:
+    """The first three numbers of `version`, zeros added: "3.12" -> (3, 12, 0)."""
+    return (*version_tuple(version), 0, 0, 0)[:3]
+
+
 def check_tested_range(tensorflow: str | None, keras: str | None) -> Check:
     """Whether the installed TensorFlow and Keras are within the range kerasx is tested on.
 
@@ -412,7 +417,7 @@ def check_tested_range(tensorflow: str | None, keras: str | None) -> Check:
             ("TensorFlow", tensorflow, TESTED_TENSORFLOW),
             ("Keras", keras, TESTED_KERAS),
         )
-        if not version_tuple(low) <= version_tuple(version)[:3] <= version_tuple(high)
+        if not _padded(low) <= _padded(version) <= _padded(high)
     ]
     if not outside:
         return Check("tested_range", OK, f"TensorFlow {tensorflow}, Keras {keras}: {tested}")

@@ -129,9 +129,33 @@ def test_get_state_must_return_a_json_dict(tmp_path: Path) -> None:
         def get_state(self) -> dict[str, Any]:
             return {"thing": object()}
 
-    message = r"get_state\(\) must return a JSON-serialisable dict.*Received: Opaque\.get_state"
+    message = r"get_state\(\) must return a dict that JSON holds.*Received: Opaque\.get_state"
     with pytest.raises(ConfigurationError, match=message):
         _fit(tmp_path, 1, ["default", Opaque()])
+
+
+@pytest.mark.parametrize(
+    ("state", "problem"),
+    [
+        ({"pair": (1, 2)}, r"state\['pair'\] is a tuple"),
+        ({"per_class": {0: 3}}, r"state\['per_class'\] has the key 0"),
+        ([1, 2], "get_state\\(\\) returned a list"),
+    ],
+    ids=["tuple", "int-key", "not-a-dict"],
+)
+def test_a_state_json_would_change_is_refused_before_the_first_epoch(
+    tmp_path: Path, state: Any, problem: str
+) -> None:
+    class Lossy(Counter):
+        def get_state(self) -> Any:
+            return state
+
+    epochs_begun = []
+    probe = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epochs_begun.append(e))
+    with pytest.raises(ConfigurationError, match=problem):
+        _fit(tmp_path, 1, ["default", probe, Lossy()])
+    assert epochs_begun == []  # refused when training began, not after an epoch of work
+    assert list_states(tmp_path / "checkpoints") == []
 
 
 def test_numpy_numbers_and_arrays_in_a_state_become_json(tmp_path: Path) -> None:
@@ -151,6 +175,37 @@ def test_checkpoint_on_its_own_saves_the_callbacks_it_tracks(tmp_path: Path) -> 
     _model().fit(x, y, epochs=2, batch_size=16, callbacks=[counter, checkpoint], verbose=0)
     meta = read_state(tmp_path / "state-epoch-000002.npz").meta
     assert meta["callbacks"] == [{"class": "Counter", "state": {"batches": 6, "epochs": 2}}]
+
+
+def test_checkpoint_on_its_own_keeps_the_last_epochs_weights_as_they_were(tmp_path: Path) -> None:
+    # A standalone Checkpoint writes no extra "finished" state at the end of model.fit: the
+    # last state is the last epoch's, even when EarlyStopping restores its best weights later.
+    x, y = _data()
+    model = _model()
+    epoch_end_weights: list[list[np.ndarray]] = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: epoch_end_weights.append(
+            [v.numpy() for v in model.variables]
+        )
+    )
+    stopper = keras.callbacks.EarlyStopping(monitor="loss", patience=50, restore_best_weights=True)
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+              callbacks=[record, Checkpoint(tmp_path, monitor="loss"), stopper])  # fmt: skip
+    states = list_states(tmp_path)
+    assert [epoch for epoch, _, _ in states] == [3]  # keep=1: the newest only
+    loaded = read_state(states[-1][-1])
+    assert loaded.meta["finished"] is False
+    for saved, last in zip(loaded.groups["model"], epoch_end_weights[-1], strict=True):
+        np.testing.assert_array_equal(saved, last)
+
+
+def test_a_state_from_a_newer_kerasx_is_refused(tmp_path: Path) -> None:
+    _fit(tmp_path, 1, ["default"])
+    path = list_states(tmp_path / "checkpoints")[-1][-1]
+    loaded = read_state(path)
+    write_state(path, {**loaded.meta, "format": STATE_FORMAT + 1}, loaded.groups)
+    with pytest.raises(ConfigurationError, match=r"written by a newer kerasx.*Upgrade kerasx"):
+        _fit(tmp_path, 2, ["default"])
 
 
 def _as_format_1(path: Path) -> None:

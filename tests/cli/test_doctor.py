@@ -285,6 +285,8 @@ def test_tested_range_is_ok_inside_and_warns_outside():
     older = check_tested_range("2.1.0", "3.0.0")
     assert older.status == WARN and "TensorFlow 2.1.0 and Keras 3.0.0" in older.detail
     assert check_tested_range(None, None).status == OK  # their own checks fail instead
+    short = TESTED_KERAS[0].rsplit(".", 1)[0]  # "3.12" is 3.12.0
+    assert check_tested_range(TESTED_TENSORFLOW[0], short).status == OK
 
 
 def test_fast_paths_check_warns_only_for_missing_internals():
