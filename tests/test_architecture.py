@@ -125,6 +125,10 @@ def _kerasx_imports(module: Module, modules: dict[str, Module]):
             and _LAZY_TARGET.match(node.value)
         ):
             target, _, name = node.value.partition(":")
+            # kerasx._compat.FAST_PATH_MODULES names the modules that register fast paths, so
+            # that `fast_paths()` can list them all; they import the registry from the package.
+            if module.name == "kerasx._compat" and target.startswith("kerasx._compat."):
+                continue
             if _owning_module(target, modules) == target:
                 yield target, name, node.lineno
 

@@ -93,7 +93,13 @@ class FastPath:
     probe: Callable[[], bool]
 
 
-FAST_PATH_MODULES: tuple[str, ...] = ()
+FAST_PATH_MODULES: tuple[str, ...] = (
+    "kerasx._compat.graph",
+    "kerasx._compat.initializers",
+    "kerasx._compat.keras_archive",
+    "kerasx._compat.training",
+    "kerasx._compat.saving",
+)
 """The compatibility modules that register fast paths; `fast_paths()` imports them all."""
 
 _REGISTRY: dict[str, FastPath] = {}

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from kerasx._atomic import atomic_path
-from kerasx.errors import ConfigurationError, SerializationError, UnsafeModelError
+from kerasx.errors import (
+    ConfigurationError,
+    KerasxError,
+    SerializationError,
+    UnsafeModelError,
+)
 from kerasx.io._files import is_saved_model_dir, model_kind, read_private_copy
 from kerasx.io._format_h5 import load_h5, save_h5
 from kerasx.io._format_json import from_json
@@ -41,7 +46,9 @@ def save(model: Any, path: PathLike) -> Path:
 
     Raises:
         ConfigurationError: `path` is a directory or has another suffix.
-        SerializationError: Keras cannot serialise the model.
+        SerializationError: Keras cannot serialise the model; when a layer's `get_config()`
+            fails, the message names the layer and its class. The file at `path`, if any, is
+            left as it was.
 
     Example:
 
@@ -59,12 +66,49 @@ def save(model: Any, path: PathLike) -> Path:
                 write_keras(model, temporary)
             else:
                 save_h5(model, temporary)
-    except (ValueError, TypeError, NotImplementedError) as error:
-        raise SerializationError(
-            f"Keras cannot save this model: {error}. Received: path={str(path)!r}. "
-            "Custom layers need `get_config()` and `@keras.saving.register_keras_serializable()`."
-        ) from error
+    except KerasxError:
+        raise
+    except Exception as error:
+        failing = _layer_without_config(model)
+        if failing is not None:
+            raise SerializationError(
+                f"Cannot save the model: layer {failing.name!r} ({type(failing).__name__}) "
+                f"cannot describe itself: its `get_config()` raised {type(error).__name__}: "
+                f"{error}. Received: path={str(path)!r}. Give the layer a `get_config()` that "
+                "returns its constructor arguments, and register its class with "
+                "`@keras.saving.register_keras_serializable()`."
+            ) from error
+        if isinstance(error, ValueError | TypeError | NotImplementedError):
+            raise SerializationError(
+                f"Keras cannot save this model: {error}. Received: path={str(path)!r}. "
+                "Custom layers need `get_config()` and "
+                "`@keras.saving.register_keras_serializable()`."
+            ) from error
+        raise
     return path
+
+
+def _layer_without_config(model: Any) -> Any:
+    """The innermost layer (or the model) whose `get_config()` raises, or None.
+
+    Called after a save failed, to name the culprit: nested models' layers are tried before
+    the model that holds them, since a container's configuration fails with its child's.
+    """
+    for layer in [*_nested_layers(model), model]:
+        try:
+            layer.get_config()
+        except Exception:
+            return layer
+    return None
+
+
+def _nested_layers(model: Any) -> list[Any]:
+    """Every layer inside `model` (through nested models), innermost first."""
+    found: list[Any] = []
+    for layer in getattr(model, "layers", None) or []:
+        found += _nested_layers(layer)
+        found.append(layer)
+    return found
 
 
 def _check_model_target(path: Path, function: str) -> str:
@@ -117,7 +161,8 @@ def load(
         MissingFileError: the file does not exist.
         ConfigurationError: a directory that is not a SavedModel, a SavedModel without
             `trusted=True`... see the message; or an unknown suffix.
-        CorruptFileError: the file is empty, truncated, or not in the format its name says.
+        CorruptFileError: the file is empty, truncated, or not in the format its name says
+            (a `.keras` archive whose `config.json` is missing or is not JSON included).
         UnsafeModelError: the scan found objects that could run code (`.findings`).
         SerializationError: a weights-only file, invalid JSON, or Keras cannot rebuild it.
 

@@ -6,14 +6,17 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
-from kerasx.errors import CorruptFileError, SerializationError
-from kerasx.io._loading import (
-    allowed_names,
-    refuse_if_unsafe,
-    safe_mode,
-    weights_come_from_the_file,
-    wrap_keras_error,
+from kerasx._compat import fast_path_enabled
+from kerasx._compat.initializers import random_initializers_give_zeros
+from kerasx._compat.saving import (
+    H5_MODEL_WRITER,
+    keep_compile_config,
+    legacy_model_from_config,
+    write_legacy_h5_model,
 )
+from kerasx.errors import CorruptFileError, SerializationError
+from kerasx.io._format_weights import read_legacy_weights
+from kerasx.io._loading import allowed_names, refuse_if_unsafe, safe_mode, wrap_keras_error
 from kerasx.io._reader import ModelFile, open_model_file
 from kerasx.io._scan import scan_config
 
@@ -23,19 +26,14 @@ __all__ = ["load_h5", "save_h5"]
 def save_h5(model: Any, path: Path) -> None:
     """Write a legacy HDF5 model file (not atomically), leaving the model as it was.
 
-    Keras 3.15's HDF5 writer pops `"optimizer"` from the model's own compile configuration, so
-    a later `.keras` save would silently lose the optimizer; the configuration is restored.
+    Keras's HDF5 writer pops `"optimizer"` from the model's own compile configuration, so a
+    later `.keras` save would silently lose the optimizer; the configuration is restored.
     """
-    from keras.src.legacy.saving import legacy_h5_format
-
-    compile_config = getattr(model, "_compile_config", None)
-    kept = dict(compile_config.config) if compile_config is not None else None
-    try:
-        legacy_h5_format.save_model_to_hdf5(model, str(path))
-    finally:
-        if compile_config is not None and kept is not None:
-            compile_config.config.clear()
-            compile_config.config.update(kept)
+    with keep_compile_config(model):
+        if fast_path_enabled(H5_MODEL_WRITER):
+            write_legacy_h5_model(model, str(path))
+        else:
+            model.save(path)
 
 
 def load_h5(
@@ -64,6 +62,7 @@ def load_h5(
         CorruptFileError: the file is truncated, damaged, or has no `model_config`.
         UnsafeModelError: the scan found objects that could run code.
         SerializationError: a weights-only file, or Keras cannot rebuild the model.
+        MissingDependencyError: this Keras cannot read legacy configurations (see the message).
     """
     with open_model_file(data, kind="h5", shown=shown) as model_file:
         model_config = model_file.config()
@@ -76,7 +75,7 @@ def load_h5(
             findings += scan_config(training_config, allowed)
             refuse_if_unsafe(findings, shown, trusted)
         try:
-            with safe_mode(trusted), warnings.catch_warnings(), weights_come_from_the_file():
+            with safe_mode(trusted), warnings.catch_warnings(), random_initializers_give_zeros():
                 return _rebuild(model_file, model_config, training_config, custom_objects, compile)
         except Exception as error:
             raise wrap_keras_error(error, shown, "load the model") from error
@@ -102,8 +101,6 @@ def _rebuild(
     compile: bool,
 ) -> Any:
     """The model, its weights, and its compilation and optimizer state (in Keras's scopes)."""
-    from keras.src.legacy.saving import legacy_h5_format, saving_options, saving_utils
-
     from kerasx.io._legacy import (
         compile_from_training_config,
         keras3_legacy_config,
@@ -111,11 +108,9 @@ def _rebuild(
     )
 
     warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
-    with saving_options.keras_option_scope(use_legacy_config=True):
-        model = saving_utils.model_from_config(
-            keras3_legacy_config(model_config), custom_objects=custom_objects
-        )
-    legacy_h5_format.load_weights_from_hdf5_group(model_file.legacy_weights_group(), model)
+    model = legacy_model_from_config(keras3_legacy_config(model_config), custom_objects)
+    assert model_file.data is not None  # opened from the private copy
+    read_legacy_weights(model, model_file.data, model_file.shown)
     if compile and training_config is not None:
         compile_from_training_config(model, training_config, custom_objects)
         # Builds the optimizer (so a later `.keras` save round-trips cleanly) and copies the

@@ -71,6 +71,7 @@ def from_json(
         MissingFileError: the path does not exist.
         SerializationError: the text is not valid JSON or not a model configuration.
         UnsafeModelError: the scan found objects that could run code.
+        MissingDependencyError: Keras 2 JSON on a Keras without its legacy reader.
     """
     if isinstance(text_or_path, str) and text_or_path.lstrip().startswith(("{", "[")):
         text = text_or_path
@@ -90,9 +91,9 @@ def from_json(
         with safe_mode(trusted), warnings.catch_warnings():
             if str(config.get("keras_version", "3")).startswith(("1.", "2.")):
                 return _from_keras2_config(config, custom_objects)
-            from keras.src.saving import serialization_lib
+            import keras
 
-            return serialization_lib.deserialize_keras_object(
+            return keras.saving.deserialize_keras_object(
                 config, custom_objects=custom_objects, safe_mode=not trusted
             )
     except Exception as error:
@@ -112,17 +113,11 @@ def _read_text(path: str | os.PathLike[str], where: str) -> str:
 
 def _from_keras2_config(config: dict[str, Any], custom_objects: dict[str, Any] | None) -> Any:
     """A model from Keras 2 JSON, read with Keras's legacy configuration rules."""
-    from keras.src.legacy.saving import saving_options, saving_utils
-
+    from kerasx._compat.saving import legacy_model_from_config
     from kerasx.io._legacy import keras3_legacy_config
 
-    with saving_options.keras_option_scope(use_legacy_config=True):
-        warnings.filterwarnings(
-            "ignore", message="Do not pass an `input_shape`", category=UserWarning
-        )
-        return saving_utils.model_from_config(
-            keras3_legacy_config(_legacy_form(config)), custom_objects=custom_objects
-        )
+    warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
+    return legacy_model_from_config(keras3_legacy_config(_legacy_form(config)), custom_objects)
 
 
 def _legacy_form(node: Any) -> Any:

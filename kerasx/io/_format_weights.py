@@ -12,12 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from kerasx._atomic import atomic_path
+from kerasx._compat import fast_path_enabled
+from kerasx._compat.saving import (
+    H5_WEIGHTS_FROM_MEMORY,
+    read_legacy_h5_weights,
+    write_legacy_h5_weights,
+)
 from kerasx.errors import ConfigurationError, KerasxError, SerializationError
 from kerasx.io._files import model_kind, read_private_copy
 from kerasx.io._loading import wrap_keras_error
 from kerasx.io._reader import LEGACY_MODEL, LEGACY_WEIGHTS, open_model_file
 
-__all__ = ["load_weights", "save_weights"]
+__all__ = ["load_weights", "read_legacy_weights", "save_weights"]
 
 PathLike = str | os.PathLike[str]
 
@@ -38,6 +44,7 @@ def save_weights(model: Any, path: PathLike) -> Path:
 
     Raises:
         ConfigurationError: `path` is a directory or does not end in `.h5`/`.hdf5`.
+        MissingDependencyError: a legacy name on a Keras without the legacy weights writer.
 
     Example:
 
@@ -60,10 +67,9 @@ def save_weights(model: Any, path: PathLike) -> Path:
             model.save_weights(temporary)
         else:
             import h5py
-            from keras.src.legacy.saving import legacy_h5_format
 
             with h5py.File(temporary, "w") as h5_file:
-                legacy_h5_format.save_weights_to_hdf5_group(h5_file, model)
+                write_legacy_h5_weights(h5_file, model)
     return path
 
 
@@ -125,12 +131,10 @@ def _file_keys(model: Any) -> list[tuple[str, Any]]:
     Keras addresses layers by their class name in snake case, numbered in order, not by
     `layer.name` (see `keras/src/saving/saving_lib.py`, `_save_container_state`).
     """
-    from keras.src.utils import naming
-
     used: dict[str, int] = {}
     keys: list[tuple[str, Any]] = []
     for layer in model.layers:
-        base = naming.to_snake_case(type(layer).__name__)
+        base = _snake_case(type(layer).__name__)
         if base in used:
             used[base] += 1
             key = f"{base}_{used[base]}"
@@ -139,6 +143,14 @@ def _file_keys(model: Any) -> list[tuple[str, Any]]:
             key = base
         keys.append((key, layer))
     return keys
+
+
+def _snake_case(name: str) -> str:
+    """A class name as Keras writes it in weights files: `BatchNormalization` ->
+    `batch_normalization` (the rule of `keras.src.utils.naming.to_snake_case`, 3.12 and 3.15)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _mismatches(model: Any, in_file: dict[str, list[tuple[int, ...]]]) -> list[str]:
@@ -178,14 +190,37 @@ def _load_native_weights(model: Any, data: bytes, shown: str, skip_mismatch: boo
 
 
 def _load_legacy_weights(model: Any, data: bytes, shown: str, skip_mismatch: bool) -> None:
-    from keras.src.legacy.saving import legacy_h5_format
+    _run_weights_loader(
+        lambda: read_legacy_weights(model, data, shown, skip_mismatch),
+        shown,
+        skip_mismatch,
+        [],
+    )
 
-    def run() -> None:
+
+def read_legacy_weights(model: Any, data: bytes, shown: str, skip_mismatch: bool = False) -> None:
+    """Fill `model` from the legacy HDF5 weights (by layer order) of a file's bytes `data`.
+
+    Reads the private copy in memory (the fast path `h5_weights_from_memory`), or else writes
+    it to a temporary file for Keras's public `model.load_weights`.
+
+    Args:
+        model: the built model.
+        data: the whole HDF5 file (a weights file or a full-model file).
+        shown: how messages name the file.
+        skip_mismatch: skip layers whose weights do not fit. Defaults to `False`.
+
+    Raises:
+        ValueError: the weights do not fit the model (Keras's message).
+    """
+    if fast_path_enabled(H5_WEIGHTS_FROM_MEMORY):
         with open_model_file(data, kind="h5", shown=shown) as h5_file:
-            group = h5_file.legacy_weights_group()
-            legacy_h5_format.load_weights_from_hdf5_group(group, model, skip_mismatch)
-
-    _run_weights_loader(run, shown, skip_mismatch, [])
+            read_legacy_h5_weights(h5_file.legacy_weights_group(), model, skip_mismatch)
+        return
+    with tempfile.TemporaryDirectory(prefix="kerasx-weights-") as folder:
+        private = Path(folder) / "private.h5"
+        private.write_bytes(data)
+        model.load_weights(private, skip_mismatch=skip_mismatch)
 
 
 def _run_weights_loader(

@@ -6,131 +6,76 @@ A `.keras` file is a zip archive holding `metadata.json`, `config.json` and `mod
 - saving, each variable becomes a NumPy array twice (`Variable.numpy()`, then `np.array` in
   `convert_to_numpy`) before h5py writes it;
 - loading, the weights member is read out of the archive into a new `bytes`, and h5py then
-  reads each dataset out of that through `BytesIO.read`, another new `bytes` per dataset.
+  reads each dataset out of that through `BytesIO.read`, another new `bytes` per dataset; then
+  `variable.assign` copies each array once more into the variable.
 
-The functions here keep Keras's own layout code (`_save_state`, `_load_state`, `H5IOStore`,
-`DiskIOStore`) and change only where the bytes go:
+The functions here keep Keras's own layout code (reached through `kerasx._compat.keras_archive`,
+the fast path `keras_archive`) and change only where the bytes go:
 
 - `write_archive` hands h5py a zero-copy view of each variable;
 - `read_archive` lets h5py read straight out of the caller's private copy of the file (the
   view `ModelFile.weights_view` gives after one CRC-32 check of the whole weights member, the
   check Keras's zip reader also makes), into 64-byte-aligned arrays that the variables then
-  adopt without a copy (see `_offer`, `_claim`).
+  adopt without a copy (see `FileArray`).
 
-Both use private Keras functions. `available()` says whether this Keras has them; callers fall
-back to `model.save` and `keras.saving.load_model` when it does not, and `read_archive` returns
-`None` for anything unusual (a compressed or encrypted weights member, `.npz` weights), which
-the caller then gives to Keras.
+Nothing in Keras or TensorFlow is replaced: adoption goes through TensorFlow's public
+`__tf_tensor__` conversion protocol and DLPack. Callers check
+`fast_path_enabled(KERAS_ARCHIVE)` first and otherwise use `model.save` and
+`keras.saving.load_model`; `read_archive` returns `None` for anything unusual (a compressed or
+encrypted weights member, `.npz` weights), which the caller then gives to Keras.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import threading
 import weakref
 import zipfile
 from typing import Any
 
-from kerasx.io._reader import WEIGHTS_MEMBER, ModelFile
+import numpy as np
 
-__all__ = ["available", "read_archive", "write_archive"]
+from kerasx._compat import keras_archive
+from kerasx.io._reader import CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER, ModelFile
 
-
-def _saving_lib() -> Any:
-    from keras.src.saving import saving_lib
-
-    return saving_lib
-
-
-@functools.cache
-def available() -> bool:
-    """Whether this Keras has the private functions the fast paths use (checked once)."""
-    try:
-        saving_lib = _saving_lib()
-    except ImportError:  # pragma: no cover - a Keras without this module
-        return False
-    needed = (
-        "_serialize_model_as_json",
-        "_model_from_config",
-        "_save_state",
-        "_load_state",
-        "_raise_loading_failure",
-        "H5IOStore",
-        "DiskIOStore",
-        "is_memory_sufficient",
-        "safe_get_h5_dataset",
-        "_METADATA_FILENAME",
-        "_CONFIG_FILENAME",
-        "_ASSETS_DIRNAME",
-    )
-    return all(hasattr(saving_lib, name) for name in needed)
+__all__ = ["FileArray", "read_archive", "write_archive"]
 
 
 def _zero_copy_array(value: Any) -> Any:
-    """`value` as a NumPy array, sharing the variable's memory where TensorFlow allows it."""
-    import numpy as np
+    """`value` as a NumPy array to store as it is, sharing the variable's memory where
+    TensorFlow allows it; None for bfloat16, which Keras stores with a tag of its own."""
+    import keras
 
     if isinstance(value, np.ndarray):
-        return value
-    from keras.src import backend
-
-    # `convert_to_tensor` of a variable gives a tensor of its current value, and `np.asarray`
-    # of an eager CPU tensor is a view of that tensor's buffer (`Variable.numpy()` would copy).
-    return np.asarray(backend.convert_to_tensor(value))
-
-
-@functools.cache
-def _writer_class() -> type:
-    saving_lib = _saving_lib()
-    from keras.src import backend
-
-    store: Any = saving_lib.H5IOStore
-
-    class WeightsWriter(store):
-        """Keras's HDF5 store in an archive, minus the two intermediate copies per variable."""
-
-        def __setitem__(self, key: str, value: Any) -> None:
-            array = _zero_copy_array(value)
-            if self.mode != "w" or backend.standardize_dtype(array.dtype) == "bfloat16":
-                super().__setitem__(key, array)  # Keras's own path (it tags bfloat16)
-                return
-            if not self._h5_entry_initialized:
-                self._create_h5_group(self._h5_entry_path)
-            self._h5_entry_group[key] = array
-
-    return WeightsWriter
+        array = value
+    else:
+        # `convert_to_tensor` of a variable gives a tensor of its current value, and
+        # `np.asarray` of an eager CPU tensor is a view of that tensor's buffer
+        # (`Variable.numpy()` would copy).
+        array = np.asarray(keras.ops.convert_to_tensor(value))
+    if keras.backend.standardize_dtype(array.dtype) == "bfloat16":
+        return None
+    return array
 
 
 def write_archive(model: Any, fileobj: Any) -> None:
     """Write `model` as a `.keras` archive to the open binary file `fileobj`.
 
-    The archive has Keras's members and layout; `keras.saving.load_model` reads it. Models too
-    large for Keras's in-memory path (`is_memory_sufficient`) go through Keras's own writer.
+    The archive has Keras's members and layout; `keras.saving.load_model` reads it. Callers
+    check that the fast path is on, the model is built and `memory_suffices(model)`.
     """
-    saving_lib = _saving_lib()
-    if not model.built or not saving_lib.is_memory_sufficient(model):
-        saving_lib.save_model(model, fileobj)  # Keras warns about unbuilt models itself
-        return
-    config_json, metadata_json = saving_lib._serialize_model_as_json(model)
+    config_json, metadata_json = keras_archive.serialize_model(model)
     with zipfile.ZipFile(fileobj, "w") as archive:
-        archive.writestr(saving_lib._METADATA_FILENAME, metadata_json)
-        archive.writestr(saving_lib._CONFIG_FILENAME, config_json)
-        weights = _writer_class()(WEIGHTS_MEMBER, archive=archive, mode="w")
-        assets = saving_lib.DiskIOStore(saving_lib._ASSETS_DIRNAME, archive=archive, mode="w")
+        archive.writestr(METADATA_MEMBER, metadata_json)
+        archive.writestr(CONFIG_MEMBER, config_json)
+        weights = keras_archive.weights_writer(archive, WEIGHTS_MEMBER, _zero_copy_array)
+        assets = keras_archive.assets_store(archive, "w")
+        complete = False
         try:
-            saving_lib._save_state(
-                model,
-                weights_store=weights,
-                assets_store=assets,
-                inner_path="",
-                visited_saveables=set(),
-            )
-        except BaseException:
-            weights.archive = None  # do not add a half-written weights member
-            raise
+            keras_archive.save_state(model, weights, assets)
+            complete = True
         finally:
-            weights.close()  # with its archive set, this adds `model.weights.h5`
+            # Only a complete weights member is added to the archive.
+            keras_archive.close_weights_writer(weights, keep=complete)
             assets.close()
 
 
@@ -165,58 +110,81 @@ class _MemberFile(io.RawIOBase):
         return count
 
 
-@functools.cache
-def _reader_class() -> type:
-    saving_lib = _saving_lib()
-    import h5py
-
-    store: Any = saving_lib.H5IOStore
-
-    class WeightsReader(store):
-        """Keras's HDF5 store, reading from a view of the private copy instead of a `BytesIO`."""
-
-        def __init__(self, view: memoryview) -> None:
-            self._member = _MemberFile(view)
-            self._offered: list[int] = []
-            super().__init__(io.BytesIO(), mode="r")
-
-        def _get_h5_file(self, path_or_io: Any, mode: str | None = None) -> Any:
-            return h5py.File(self._member, mode="r")
-
-        def __getitem__(self, key: str) -> Any:
-            dataset = saving_lib.safe_get_h5_dataset(self._h5_entry_group, key)
-            if not _adoptable(dataset):
-                return super().__getitem__(key)  # Keras's own reading (bfloat16, small arrays)
-            array = _aligned_empty(dataset.shape, dataset.dtype)
-            if array.size:
-                dataset.read_direct(array)
-            _offer(array)
-            self._offered.append(id(array))
-            return array
-
-        def close(self) -> None:
-            # An array no variable took (a layer kept it as is) must not be adopted later.
-            _withdraw(self._offered)
-            super().close()
-
-    return WeightsReader
-
-
 # --------------------------------------------------------------------------------------------
-# Zero-copy adoption of freshly read arrays by variables
+# Reading datasets into arrays the variables adopt without a copy
 # --------------------------------------------------------------------------------------------
 #
 # `variable.assign(array)` makes TensorFlow copy a NumPy array into a new tensor. An array
-# whose data is 64-byte aligned can instead be wrapped as a tensor
-# through DLPack, which TensorFlow's assign then takes over as the variable's buffer. Only
-# arrays this module allocated and filled from a file are offered, each to one variable at
-# most; every other value takes Keras's normal path.
+# whose data is 64-byte aligned can instead be wrapped as a tensor through DLPack, which
+# TensorFlow's assign then takes over as the variable's buffer. The reader hands Keras's layers
+# `FileArray`s: NumPy arrays in every respect, which TensorFlow's public `__tf_tensor__`
+# protocol turns into such a tensor, once, when a variable is assigned from them. Nothing in
+# Keras or TensorFlow is replaced, so other threads and other arrays are untouched.
 
 _ALIGNMENT = 64  # bytes; TensorFlow's CPU kernels check EIGEN_MAX_ALIGN_BYTES (at most 64)
 _ADOPT_AT_LEAST = 1 << 20  # bytes; below this the copy is cheaper than the bookkeeping
 _ADOPTABLE_DTYPES = frozenset({"float16", "float32", "float64", "int32", "int64"})
-_OFFERED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-_OFFERED_LOCK = threading.Lock()
+_BOMB_FLOOR_BYTES = 1 << 32  # a dataset declaring more than 4 GiB ...
+_BOMB_EXPANSION = 1000  # ... and 1000 times what it stores is refused, as Keras 3.15 does
+
+
+class FileArray(np.ndarray):
+    """A NumPy array read from a model file, which one variable may adopt without a copy.
+
+    The first conversion to a TensorFlow tensor (the `variable.assign` that loads it) shares
+    its memory; any later one, and every conversion of an array derived from it, copies as
+    usual. `withdraw` makes it an ordinary array for good.
+    """
+
+    _adoptable = False
+
+    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> Any:
+        """TensorFlow's conversion protocol: the first time, a tensor sharing this memory."""
+        import tensorflow as tf
+
+        same_dtype = dtype is None or tf.as_dtype(dtype) == tf.as_dtype(self.dtype)
+        if self._adoptable and same_dtype:
+            self._adoptable = False
+            return tf.experimental.dlpack.from_dlpack(self.__dlpack__())
+        return tf.convert_to_tensor(np.asarray(self), dtype=dtype, name=name)
+
+    def withdraw(self) -> None:
+        """Never adopt this array: later conversions copy it."""
+        self._adoptable = False
+
+
+def _file_array(shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised adoptable `FileArray` whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + _ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % _ALIGNMENT
+    array = raw[start : start + size].view(dtype).reshape(shape).view(FileArray)
+    array._adoptable = True
+    return array
+
+
+def _checked_dataset(group: Any, key: str) -> Any:
+    """The h5py dataset `key` of `group`, refused (`ValueError`) when it links outside the file,
+    is not a plain dataset, or declares far more data than it stores; `KeyError` if absent."""
+    import h5py
+
+    if key not in group:
+        raise KeyError(key)
+    link = group.get(key, default=None, getclass=True, getlink=True)
+    if link in (h5py.ExternalLink, h5py.SoftLink):
+        raise ValueError(f"Not allowed: H5 file with {link.__name__}")
+    dataset = group[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"Invalid H5 file, expected Dataset, received {type(dataset)}")
+    if dataset.external:
+        raise ValueError(f"Not allowed: H5 file with external Dataset: {dataset.external}")
+    if dataset.is_virtual:
+        raise ValueError("Not allowed: H5 file with virtual Dataset")
+    declared = int(dataset.size) * dataset.dtype.itemsize
+    if declared > _BOMB_FLOOR_BYTES and declared > _BOMB_EXPANSION * dataset.id.get_storage_size():
+        raise ValueError(f"Not allowed: H5 dataset {key!r} declares {declared} bytes")
+    return dataset
 
 
 def _adoptable(dataset: Any) -> bool:
@@ -231,61 +199,33 @@ def _adoptable(dataset: Any) -> bool:
     )
 
 
-def _aligned_empty(shape: tuple[int, ...], dtype: Any) -> Any:
-    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary."""
-    import numpy as np
+class _DatasetReader:
+    """Reads the datasets Keras's layers ask for; remembers the arrays it handed out."""
 
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(size + _ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % _ALIGNMENT
-    return raw[start : start + size].view(dtype).reshape(shape)
+    def __init__(self) -> None:
+        self.handed_out: list[weakref.ref[Any]] = []
 
+    def __call__(self, group: Any, key: str) -> Any:
+        import h5py
 
-def _offer(array: Any) -> None:
-    _install_adoption()
-    with _OFFERED_LOCK:
-        _OFFERED[id(array)] = array
+        if "/" in key or not isinstance(group, h5py.Group):
+            return None  # Keras's own reading (nested names; a layer that saved nothing)
+        dataset = _checked_dataset(group, key)
+        if not _adoptable(dataset):
+            return None  # Keras's own reading (bfloat16, small arrays)
+        array = _file_array(dataset.shape, dataset.dtype)
+        if array.size:
+            dataset.read_direct(array)
+        self.handed_out.append(weakref.ref(array))
+        return array
 
-
-def _withdraw(ids: list[int]) -> None:
-    with _OFFERED_LOCK:
-        for key in ids:
-            _OFFERED.pop(key, None)
-
-
-def _claim(value: Any, dtype: Any) -> Any:
-    """A tensor sharing `value`'s memory if `value` was offered (and not yet claimed), else None."""
-    with _OFFERED_LOCK:
-        offered = _OFFERED.get(id(value))
-        if offered is None or offered is not value:
-            return None
-        from keras.src import backend
-
-        if dtype is not None and backend.standardize_dtype(offered.dtype) != dtype:
-            return None
-        del _OFFERED[id(value)]
-    import tensorflow as tf
-
-    return tf.experimental.dlpack.from_dlpack(offered.__dlpack__())
-
-
-def _install_adoption() -> None:
-    from keras.src.backend.tensorflow.core import Variable
-
-    original = Variable._convert_to_tensor
-    if getattr(original, "_kerasx_adopts", False):
-        return
-
-    def convert(self: Any, value: Any, dtype: Any = None) -> Any:
-        if type(value).__module__ == "numpy":
-            tensor = _claim(value, dtype)
-            if tensor is not None:
-                return tensor
-        return original(self, value, dtype=dtype)
-
-    convert._kerasx_adopts = True  # type: ignore[attr-defined]
-    Variable._convert_to_tensor = convert
+    def withdraw_all(self) -> None:
+        """An array no variable took (a layer kept it as it is) must not be adopted later."""
+        for reference in self.handed_out:
+            array = reference()
+            if array is not None:
+                array.withdraw()
+        self.handed_out.clear()
 
 
 def read_archive(
@@ -304,32 +244,24 @@ def read_archive(
     Raises:
         CorruptFileError: the weights member's bytes do not match its CRC-32.
     """
+    import h5py
+
     view = model_file.weights_view()
     if view is None:
         return None
-    archive = model_file.archive
-    saving_lib = _saving_lib()
-    model = saving_lib._model_from_config(config_json, custom_objects, compile, safe_mode)
-    weights = _reader_class()(view)
-    assets = None
-    if len(model_file.member_names()) > 3:  # Keras's own test for an `assets/` folder
-        assets = saving_lib.DiskIOStore(saving_lib._ASSETS_DIRNAME, archive=archive, mode="r")
-    failed: set[Any] = set()
-    messages: dict[Any, Any] = {}
+    model = keras_archive.model_from_config(config_json, custom_objects, compile, safe_mode)
+    reader = _DatasetReader()
+    weights = keras_archive.weights_reader(h5py.File(_MemberFile(view), mode="r"), reader)
     try:
-        saving_lib._load_state(
-            model,
-            weights_store=weights,
-            assets_store=assets,
-            inner_path="",
-            visited_saveables=set(),
-            failed_saveables=failed,
-            error_msgs=messages,
-        )
+        assets = None
+        if len(model_file.member_names()) > 3:  # Keras's own test for an `assets/` folder
+            assets = keras_archive.assets_store(model_file.archive, "r")
+        try:
+            keras_archive.load_state(model, weights, assets)
+        finally:
+            if assets is not None:
+                assets.close()
     finally:
+        reader.withdraw_all()
         weights.close()
-        if assets is not None:
-            assets.close()
-    if failed:
-        saving_lib._raise_loading_failure(messages)
     return model

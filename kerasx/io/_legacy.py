@@ -13,6 +13,8 @@ import inspect as _inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from kerasx._compat.optimizers import knows_slots, nadam_product_variable, slot_variable
+
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from kerasx.io._reader import ModelFile
 
@@ -157,33 +159,6 @@ def compile_from_training_config(
     model.compile(**arguments)
 
 
-_SLOTS_BY_OPTIMIZER: dict[str, dict[str, str]] = {
-    "Adam": {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"},
-    "Adamax": {"m": "_m", "u": "_u", "v": "_u"},
-    "Nadam": {"m": "_momentums", "v": "_velocities"},
-    "RMSprop": {
-        "velocity": "_velocities",
-        "rms": "_velocities",
-        "momentum": "_momentums",
-        "average_gradient": "_average_gradients",
-        "mg": "_average_gradients",
-    },
-    "SGD": {"m": "momentums", "momentum": "momentums"},
-    "Adagrad": {"accumulator": "_accumulators"},
-    "Adadelta": {
-        "accumulated_grad": "_accumulated_grads",
-        "accum_grad": "_accumulated_grads",
-        "accumulated_delta_var": "_accumulated_delta_vars",
-        "accum_var": "_accumulated_delta_vars",
-    },
-    "Ftrl": {"accumulator": "_accumulators", "linear": "_linears"},
-    "Lion": {"m": "_momentums"},
-}
-"""Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot, one list entry per
-trainable variable. Keys cover both Keras 2.11+ names (`m`, `velocity`) and the older
-optimizers' names (`rms`, `accum_grad`). A subclass (`AdamW`) uses its base class's table."""
-
-_EMA_SLOTS = {"average": "_model_variables_moving_average"}
 _ITERATION_NAMES = ("iteration", "iter")
 _DERIVED_NAMES = ("u_product", "momentum_cache")
 """Nadam's running product of momentum factors: recomputed from the iteration count."""
@@ -299,19 +274,8 @@ def _model_variables_by_keras2_name(model: Any, model_file: ModelFile) -> dict[s
     return by_name
 
 
-def _slot_table(optimizer: Any) -> dict[str, str] | None:
-    """The slot table of the optimizer's class or its nearest Keras base class, or None."""
-    import keras
-
-    for cls in type(optimizer).__mro__:
-        table = _SLOTS_BY_OPTIMIZER.get(cls.__name__)
-        if table is not None and cls is getattr(keras.optimizers, cls.__name__, None):
-            return {**table, **_EMA_SLOTS}
-    return None
-
-
 def _find_slot(
-    parts: list[str], slots: dict[str, str], by_name: dict[str, Any]
+    parts: list[str], slots: frozenset[str], by_name: dict[str, Any]
 ) -> tuple[str, str] | None:
     """`(slot, variable name)` of a saved name split on "/", or None if it names no slot.
 
@@ -338,8 +302,9 @@ def _keras2_assignments(
         _StateMismatch: an entry has no place, a place gets no value, or shapes differ.
     """
     optimizer = model.optimizer
-    slots = _slot_table(optimizer)
+    slots = knows_slots(optimizer)
     by_name = _model_variables_by_keras2_name(model, model_file)
+    positions = {id(variable): i for i, variable in enumerate(model.trainable_variables)}
     assignments: list[Any] = []
     problems: list[str] = []
     skipped: list[str] = []
@@ -364,7 +329,7 @@ def _keras2_assignments(
             problems.append(f"{name!r} names no slot of a model variable")
             continue
         slot, variable_name = found
-        target = _slot_variable(optimizer, slots[slot], by_name[variable_name])
+        target = _slot_variable(optimizer, slot, by_name[variable_name], positions)
         if target is None:
             problems.append(f"{name!r} has no place in the optimizer")
             continue
@@ -375,7 +340,7 @@ def _keras2_assignments(
             )
             continue
         assignments.append((target, value))
-    u_product = getattr(optimizer, "_u_product", None)
+    u_product = nadam_product_variable(optimizer)
     if u_product is not None and iterations is not None:
         assignments.append((u_product, _nadam_u_product(optimizer, iterations)))
     problems += _unfilled(optimizer, assignments)
@@ -389,16 +354,17 @@ def _keras2_assignments(
     return assignments
 
 
-def _slot_variable(optimizer: Any, attribute: str, model_variable: Any) -> Any:
-    """The optimizer's slot variable in list `attribute` for `model_variable`, or None."""
-    if model_variable is None:
-        return None
-    try:
-        index = optimizer._get_variable_index(model_variable)
-    except KeyError:
+def _slot_variable(
+    optimizer: Any, slot: str, model_variable: Any, positions: dict[int, int]
+) -> Any:
+    """The optimizer's variable for slot `slot` of `model_variable`, or None.
+
+    `positions` maps each trained variable to its place in `model.trainable_variables`, the
+    list `restore_optimizer_state` builds the optimizer with (and Keras orders slots by).
+    """
+    if model_variable is None or id(model_variable) not in positions:
         return None  # the variable is not trained by this optimizer
-    slot_list = getattr(optimizer, attribute, None) or []
-    return slot_list[index] if index < len(slot_list) else None
+    return slot_variable(optimizer, slot, positions[id(model_variable)])
 
 
 def _nadam_u_product(optimizer: Any, iterations: int) -> float:
@@ -414,7 +380,7 @@ def _unfilled(optimizer: Any, assignments: list[Any]) -> list[str]:
     counts: dict[int, int] = {}
     for variable, _value in assignments:
         counts[id(variable)] = counts.get(id(variable), 0) + 1
-    learning_rate = getattr(optimizer, "_learning_rate", None)
+    learning_rate = optimizer.learning_rate  # the variable itself, unless it is a schedule
     problems = []
     for variable in optimizer.variables:
         if variable is learning_rate:

@@ -8,7 +8,7 @@ Loading reads the file once into memory (a private copy), scans its configuratio
 from __future__ import annotations
 
 import contextlib
-import threading
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +18,6 @@ __all__ = [
     "allowed_names",
     "refuse_if_unsafe",
     "safe_mode",
-    "weights_come_from_the_file",
     "wrap_keras_error",
 ]
 
@@ -55,52 +54,15 @@ def refuse_if_unsafe(findings: list[str], path: str, trusted: bool) -> None:
 
 @contextlib.contextmanager
 def safe_mode(trusted: bool) -> Iterator[None]:
-    """Keras's safe-mode scope, set explicitly so a global unsafe flag cannot weaken it."""
-    from keras.src.saving.serialization_lib import SafeModeScope
+    """Keras's safe-mode scope, set explicitly so a global unsafe flag cannot weaken it.
 
-    with SafeModeScope(not trusted):
-        yield
-
-
-_LOADING = threading.local()
-
-
-@contextlib.contextmanager
-def weights_come_from_the_file() -> Iterator[None]:
-    """While a model is rebuilt to receive a file's weights, skip its random initial values.
-
-    Keras's own loaders build the model with its initializers, then overwrite every variable
-    with the file's values, so the random numbers are drawn for nothing. Inside this scope, in
-    this thread only, Keras's random initializers give zeros instead. A variable the file does
-    not fill makes Keras's loader raise, so the zeros never reach a model that `load` returns;
-    the layers keep their initializer objects, so `get_config()` and later re-initialisation
-    are unchanged.
+    Raises:
+        MissingDependencyError: this Keras has no safe-mode scope (see `kerasx._compat`).
     """
-    _install_zero_initialization()
-    _LOADING.depth = getattr(_LOADING, "depth", 0) + 1
-    try:
+    from kerasx._compat.saving import safe_mode_scope
+
+    with safe_mode_scope(not trusted):
         yield
-    finally:
-        _LOADING.depth -= 1
-
-
-def _install_zero_initialization() -> None:
-    from keras.src.backend import Variable
-    from keras.src.initializers import Zeros
-    from keras.src.initializers.random_initializers import RandomInitializer
-
-    original = Variable._initialize_with_initializer
-    if getattr(original, "_kerasx_zero_when_loading", False):
-        return
-    zeros = Zeros()
-
-    def initialize(self: Any, initializer: Any) -> Any:
-        if getattr(_LOADING, "depth", 0) and isinstance(initializer, RandomInitializer):
-            initializer = zeros
-        return original(self, initializer)
-
-    initialize._kerasx_zero_when_loading = True  # type: ignore[attr-defined]
-    Variable._initialize_with_initializer = initialize
 
 
 def wrap_keras_error(error: Exception, path: str, action: str) -> KerasxError:
@@ -108,7 +70,7 @@ def wrap_keras_error(error: Exception, path: str, action: str) -> KerasxError:
     `SerializationError`; a kerasx error is returned as it is."""
     if isinstance(error, KerasxError):
         return error
-    if isinstance(error, OSError):
+    if isinstance(error, OSError | zipfile.BadZipFile | EOFError):
         new: KerasxError = CorruptFileError(
             f"Cannot {action}: the file's data is damaged ({error}). Received: path={path}. "
             "Save the model again or restore a backup."

@@ -19,14 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasx.errors import ConfigurationError
+from kerasx.viz._graph_calls import ModelCalls, is_functional, is_sequential, layers_in_order
 
 __all__ = [
     "GraphNode",
+    "ModelCalls",
     "ModelGraph",
     "build_if_needed",
     "count_weights",
     "format_shape",
     "is_built",
+    "is_nested_model",
     "layer_output_shape",
     "model_graph",
 ]
@@ -61,11 +64,9 @@ class ModelGraph:
             self.edges.append((source, target))
 
 
-def _model_kinds() -> tuple[Any, Any]:
-    from keras.src.models.functional import Functional
-    from keras.src.models.sequential import Sequential
-
-    return Functional, Sequential
+def is_nested_model(layer: Any) -> bool:
+    """Whether `layer` is a Functional or Sequential model (one `expand_nested` opens)."""
+    return is_functional(layer) or is_sequential(layer)
 
 
 def count_weights(variables: Any) -> int:
@@ -84,8 +85,7 @@ def is_built(model: Any) -> bool:
     """Whether a model and all its layers are built (have their weights and shapes)."""
     if not getattr(model, "built", False):
         return False
-    Functional, Sequential = _model_kinds()
-    if isinstance(model, Functional | Sequential):
+    if is_nested_model(model):
         return True
     # A subclassed model marked built by `build()` without running `call` has unbuilt layers.
     return all(getattr(layer, "built", True) for layer in getattr(model, "layers", []))
@@ -116,11 +116,9 @@ def build_if_needed(model: Any, input_shape: Any = None) -> None:
             "sample's shape without the batch dimension, e.g. input_shape=(784,)), or call the "
             "model once on a batch of data before asking for its summary or diagram."
         )
-    Sequential: Any
-    _, Sequential = _model_kinds()
     try:
         shapes = _as_shape_list(input_shape)
-        if isinstance(model, Sequential) and len(shapes) == 1:
+        if is_sequential(model) and len(shapes) == 1:
             model.build((None, *shapes[0]))
         else:
             import numpy as np
@@ -165,20 +163,6 @@ def _is_dim(value: Any) -> bool:
     return value is None or isinstance(value, int) or type(value).__name__.startswith("int")
 
 
-def _owning_nodes(layer: Any, owner: Any) -> list[Any]:
-    """The Keras nodes (calls) of `layer` that belong to `owner`'s graph."""
-    from keras.src.ops.function import make_node_key
-
-    nodes = list(getattr(layer, "_inbound_nodes", []))
-    graph_nodes = getattr(owner, "_nodes", None)
-    if graph_nodes is None:
-        functional = getattr(owner, "_functional", None)
-        graph_nodes = getattr(functional, "_nodes", None)
-    if graph_nodes is None:
-        return nodes
-    return [n for i, n in enumerate(nodes) if make_node_key(layer, i) in graph_nodes]
-
-
 def _tensor_shapes(tensors: Any) -> Any:
     from keras import tree
 
@@ -186,14 +170,24 @@ def _tensor_shapes(tensors: Any) -> Any:
     return shapes[0] if len(shapes) == 1 else shapes
 
 
-def layer_output_shape(layer: Any, owner: Any = None) -> str:
-    """The output shape of `layer` as text, read from the model graph or the build shapes."""
-    nodes = _owning_nodes(layer, owner) if owner is not None else []
-    if not nodes:
-        nodes = list(getattr(layer, "_inbound_nodes", []))
+def layer_output_shape(layer: Any, calls: ModelCalls | None = None) -> str:
+    """The output shape of `layer` as text, read from the model graph or the build shapes.
+
+    Args:
+        layer: a layer of the model.
+        calls: the calls in the model's graph (`ModelCalls(model)`), or None to read all the
+            layer's calls. Defaults to `None`.
+
+    Returns:
+        `"(None, 10)"`, `"multiple"` when the layer's calls give different shapes, or `"?"`.
+    """
+    found = calls.of(layer) if calls is not None else []
+    if not found:
+        found = ModelCalls().of(layer)
     shapes = []
-    for node in nodes:
-        text = format_shape(_tensor_shapes(node.outputs))
+    for call in found:
+        outputs = list(call.output_shapes)
+        text = format_shape(outputs[0] if len(outputs) == 1 else outputs)
         if text not in shapes:
             shapes.append(text)
     if len(shapes) == 1:
@@ -205,10 +199,14 @@ def layer_output_shape(layer: Any, owner: Any = None) -> str:
 
 def _shape_from_build(layer: Any) -> str:
     """Output shape of a layer of a subclassed model, from the shape it was built with."""
-    build_shapes = getattr(layer, "_build_shapes_dict", None)
-    if not build_shapes or len(build_shapes) != 1:
+    try:
+        build_config = layer.get_build_config() or {}
+    except Exception:
         return "?"
-    (input_shape,) = build_shapes.values()
+    input_shape = build_config.get("input_shape")
+    if input_shape is None:
+        return "?"
+    input_shape = tuple(input_shape)
     try:
         shape = layer.compute_output_shape(input_shape)
     except Exception:
@@ -231,33 +229,39 @@ def _unbatched(shape: Any) -> Any:
     return shape
 
 
-def _layer_dtype(layer: Any, owner: Any) -> str:
-    from keras import tree
-
-    for node in _owning_nodes(layer, owner):
-        dtypes = sorted({str(t.dtype) for t in tree.flatten(node.outputs)})
+def _layer_dtype(layer: Any, calls: ModelCalls) -> str:
+    for call in calls.of(layer):
+        dtypes = sorted(set(call.output_dtypes))
         if dtypes:
             return ", ".join(dtypes)
     return str(getattr(layer, "compute_dtype", None) or getattr(layer, "dtype", "?"))
 
 
-def _describe(layer: Any, owner: Any, node_id: str, name: str, depth: int) -> GraphNode:
+def _describe(layer: Any, calls: ModelCalls, node_id: str, name: str, depth: int) -> GraphNode:
     return GraphNode(
         id=node_id,
         name=name,
         class_name=type(layer).__name__,
-        output_shape=layer_output_shape(layer, owner),
-        dtype=_layer_dtype(layer, owner),
+        output_shape=layer_output_shape(layer, calls),
+        dtype=_layer_dtype(layer, calls),
         params=count_weights(getattr(layer, "weights", [])),
         trainable=bool(getattr(layer, "trainable", False)),
         depth=depth,
     )
 
 
-def _sequence_layers(model: Any) -> list[Any]:
-    """A Sequential model's layers, with its InputLayer first when it has one."""
-    layers = list(getattr(model, "_layers", None) or model.layers)
-    return layers
+def _describe_input(tensor: Any, node_id: str, name: str, depth: int) -> GraphNode:
+    """The box of a Sequential model's input, from its input tensor (the public path)."""
+    return GraphNode(
+        id=node_id,
+        name=name,
+        class_name="InputLayer",
+        output_shape=format_shape(tuple(tensor.shape)),
+        dtype=str(tensor.dtype),
+        params=0,
+        trainable=True,
+        depth=depth,
+    )
 
 
 def model_graph(model: Any, *, expand_nested: bool = False) -> ModelGraph:
@@ -280,13 +284,13 @@ def _add_model(
     graph: ModelGraph, model: Any, *, prefix: str, expand_nested: bool, depth: int
 ) -> tuple[list[str], list[str]]:
     """Add the layers of `model` to `graph`; return the node ids of its entries and exits."""
-    Functional, Sequential = _model_kinds()
-    if isinstance(model, Sequential):
+    if is_sequential(model):
         return _add_sequential(graph, model, prefix, expand_nested, depth)
-    if isinstance(model, Functional):
+    if is_functional(model):
         return _add_functional(graph, model, prefix, expand_nested, depth)
     node_id = f"{prefix}{id(model)}"
-    graph.nodes.append(_describe(model, None, node_id, prefix_name(prefix, model.name), depth))
+    name = prefix_name(prefix, model.name)
+    graph.nodes.append(_describe(model, ModelCalls(), node_id, name, depth))
     return [node_id], [node_id]
 
 
@@ -298,27 +302,34 @@ def prefix_name(prefix: str, name: str) -> str:
 def _add_child(
     graph: ModelGraph,
     layer: Any,
-    owner: Any,
+    calls: ModelCalls,
     prefix: str,
     expand_nested: bool,
     depth: int,
 ) -> tuple[list[str], list[str]]:
-    Functional, Sequential = _model_kinds()
-    if expand_nested and isinstance(layer, Functional | Sequential):
+    if expand_nested and is_nested_model(layer):
         child_prefix = f"{prefix}{layer.name}:"
         return _add_model(graph, layer, prefix=child_prefix, expand_nested=True, depth=depth + 1)
     node_id = f"{prefix}{id(layer)}"
-    graph.nodes.append(_describe(layer, owner, node_id, prefix_name(prefix, layer.name), depth))
+    graph.nodes.append(_describe(layer, calls, node_id, prefix_name(prefix, layer.name), depth))
     return [node_id], [node_id]
 
 
 def _add_sequential(
     graph: ModelGraph, model: Any, prefix: str, expand_nested: bool, depth: int
 ) -> tuple[list[str], list[str]]:
+    calls = ModelCalls(model)
     entries: list[str] = []
     previous_exits: list[str] = []
-    for layer in _sequence_layers(model):
-        layer_entries, layer_exits = _add_child(graph, layer, model, prefix, expand_nested, depth)
+    model_input, layers = layers_in_order(model)
+    if model_input is not None:
+        input_name, input_tensor = model_input
+        node_id = f"{prefix}{id(input_tensor)}"
+        name = prefix_name(prefix, input_name)
+        graph.nodes.append(_describe_input(input_tensor, node_id, name, depth))
+        entries = previous_exits = [node_id]
+    for layer in layers:
+        layer_entries, layer_exits = _add_child(graph, layer, calls, prefix, expand_nested, depth)
         if not entries:
             entries = layer_entries
         for source in previous_exits[:1]:
@@ -330,27 +341,24 @@ def _add_sequential(
 def _add_functional(
     graph: ModelGraph, model: Any, prefix: str, expand_nested: bool, depth: int
 ) -> tuple[list[str], list[str]]:
+    calls = ModelCalls(model)
     ports: dict[int, tuple[list[str], list[str]]] = {}
     for operation in model.operations:
-        ports[id(operation)] = _add_child(graph, operation, model, prefix, expand_nested, depth)
+        ports[id(operation)] = _add_child(graph, operation, calls, prefix, expand_nested, depth)
     for operation in model.operations:
         target_entries = ports[id(operation)][0]
-        for node in _owning_nodes(operation, model):
-            for input_index, tensor in enumerate(node.input_tensors):
-                history = tensor._keras_history
-                source = history.operation
+        for call in calls.of(operation):
+            for input_index, (source, tensor_index) in enumerate(call.sources):
                 if source is None or id(source) not in ports:
                     continue
                 source_exits = ports[id(source)][1]
-                source_id = source_exits[min(history.tensor_index, len(source_exits) - 1)]
+                source_id = source_exits[min(tensor_index, len(source_exits) - 1)]
                 target_id = target_entries[min(input_index, len(target_entries) - 1)]
                 graph.add_edge(source_id, target_id)
-    entries = [_port(ports, t, 0) for t in model.inputs]
-    exits = [_port(ports, t, 1) for t in model.outputs]
+    entries = [ports[id(op)][0][0] for op, _ in calls.inputs if id(op) in ports]
+    exits = [_exit(ports[id(op)][1], index) for op, index in calls.outputs if id(op) in ports]
     return entries, exits
 
 
-def _port(ports: dict[int, tuple[list[str], list[str]]], tensor: Any, side: int) -> str:
-    history = tensor._keras_history
-    ids = ports[id(history.operation)][side]
-    return ids[min(history.tensor_index, len(ids) - 1)] if side else ids[0]
+def _exit(ids: list[str], tensor_index: int) -> str:
+    return ids[min(tensor_index, len(ids) - 1)]

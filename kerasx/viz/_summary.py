@@ -61,12 +61,16 @@ def _totals(model: Any) -> dict[str, int]:
 
 
 def _rows(model: Any, expand_nested: bool, depth: int, prefix: str) -> list[dict[str, Any]]:
-    from keras.src.models.functional import Functional
-    from keras.src.models.sequential import Sequential
+    from kerasx.viz._graph import (
+        ModelCalls,
+        count_weights,
+        is_nested_model,
+        layer_output_shape,
+    )
+    from kerasx.viz._graph_calls import is_functional
 
-    from kerasx.viz._graph import count_weights, layer_output_shape
-
-    if isinstance(model, Functional):
+    calls = ModelCalls(model)
+    if is_functional(model):
         layers = list(model.operations)
     else:
         # Sequential (without its InputLayer, as Keras shows it) and subclassed models.
@@ -77,14 +81,14 @@ def _rows(model: Any, expand_nested: bool, depth: int, prefix: str) -> list[dict
             {
                 "name": prefix + layer.name,
                 "class": type(layer).__name__,
-                "output_shape": layer_output_shape(layer, model),
+                "output_shape": layer_output_shape(layer, calls),
                 "params": count_weights(getattr(layer, "weights", [])),
                 "trainable": bool(getattr(layer, "trainable", False)),
                 "trainable_params": count_weights(getattr(layer, "trainable_weights", [])),
                 "depth": depth,
             }
         )
-        if expand_nested and isinstance(layer, Functional | Sequential):
+        if expand_nested and is_nested_model(layer):
             rows += _rows(layer, True, depth + 1, prefix + layer.name + "/")
     return rows
 

@@ -2,12 +2,15 @@
 
 They must produce and accept exactly what Keras does, verify the weights member's CRC, fall
 back to Keras for archives they do not handle, and let variables adopt freshly read arrays
-without ever sharing memory with an array the user holds.
+without ever sharing memory with an array the user holds. They are the fast path
+`keras_archive`; with `KERASX_DISABLE_FAST_PATHS=1` the same files go through Keras's public
+`model.save` and `keras.saving.load_model`, and the tests of adoption are skipped.
 """
 
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 import zipfile
 
@@ -16,9 +19,16 @@ import keras
 import numpy as np
 import pytest
 
+import kerasx._compat
 import kerasx.io
+from kerasx._compat.keras_archive import KERAS_ARCHIVE
 from kerasx.errors import CorruptFileError
 from kerasx.io import _keras_zip
+
+adoption = pytest.mark.skipif(
+    kerasx._compat.fast_paths_disabled(),
+    reason="KERASX_DISABLE_FAST_PATHS=1: arrays are read and copied by Keras's public loader",
+)
 
 
 def _big_model(dtype: str = "float32", seed: int = 0) -> keras.Model:
@@ -54,9 +64,10 @@ def _datasets(path) -> dict[str, tuple[tuple[int, ...], str]]:
 
 
 def test_fast_paths_are_available_on_this_keras():
-    # If a Keras upgrade removes a private helper, kerasx silently falls back to model.save and
-    # keras.saving.load_model; this test makes that visible instead.
-    assert _keras_zip.available()
+    # If a Keras upgrade removes a private helper, kerasx falls back to model.save and
+    # keras.saving.load_model (with one warning); this test makes that visible in CI too.
+    report = kerasx._compat.fast_paths()[KERAS_ARCHIVE]
+    assert "lacks the internals" not in report["reason"]
 
 
 def test_archive_matches_keras_layout_and_keras_reads_it(tmp_path):
@@ -99,42 +110,53 @@ def saved(tmp_path):
     return path
 
 
-def test_every_offered_array_is_adopted_then_freed_with_the_model(saved, monkeypatch):
+def _recording_file_arrays(monkeypatch, kept: list | None = None) -> list[weakref.ref]:
+    """Record (weakly) every adoptable array the reader makes; keep the first in `kept`."""
     offered: list[weakref.ref] = []
-    original = _keras_zip._offer
+    original = _keras_zip._file_array
 
-    def recording(array):
+    def recording(shape, dtype):
+        array = original(shape, dtype)
         offered.append(weakref.ref(array))
-        original(array)
+        if kept is not None and not kept:
+            kept.append(array)
+        return array
 
-    monkeypatch.setattr(_keras_zip, "_offer", recording)
+    monkeypatch.setattr(_keras_zip, "_file_array", recording)
+    return offered
+
+
+@adoption
+def test_every_offered_array_is_adopted_then_freed_with_the_model(saved, monkeypatch):
+    offered = _recording_file_arrays(monkeypatch)
     model = kerasx.io.load(saved)
     # The 600x512 kernel and its two Adam slots are over the threshold; all three were taken.
     assert len(offered) == 3
-    assert len(_keras_zip._OFFERED) == 0
+    assert not any(ref()._adoptable for ref in offered)  # none is still on offer
     assert all(ref() is not None for ref in offered)  # alive: they are the variables' buffers
-    del model
+    kernel = model.get_layer("big").kernel
+    array = next(ref() for ref in offered if ref().shape == (600, 512))
+    array[0, 0] = 42.0  # the variable's own memory (nobody else holds the array)
+    assert float(kernel[0, 0]) == 42.0
+    del model, kernel, array
     gc.collect()
     assert all(ref() is None for ref in offered)
 
 
+@adoption
 def test_arrays_no_variable_took_are_withdrawn_after_loading(saved, monkeypatch):
     kept: list[np.ndarray] = []
-    original = _keras_zip._offer
-
-    def offer_and_keep(array):
-        original(array)
-        if not kept:  # the first one: a copy goes to the variable, as a custom layer might do
-            kept.append(array)
-
-    monkeypatch.setattr(_keras_zip, "_offer", offer_and_keep)
+    # The first array: a copy goes to the variable, as a custom layer might do.
+    _recording_file_arrays(monkeypatch, kept)
     monkeypatch.setattr(
-        keras.Variable, "assign", lambda self, value, _a=keras.Variable.assign: _a(
+        keras.Variable,
+        "assign",
+        lambda self, value, _a=keras.Variable.assign: _a(
             self, np.array(value) if value is (kept[0] if kept else None) else value
-        )
+        ),
     )
     kerasx.io.load(saved)
-    assert len(_keras_zip._OFFERED) == 0  # withdrawn, though never claimed
+    assert not kept[0]._adoptable  # withdrawn, though never claimed
     variable = keras.Variable(np.zeros(kept[0].shape, np.float32))
     variable.assign(kept[0])
     kept[0][0, 0] = 123.0
@@ -150,10 +172,9 @@ def test_user_arrays_are_still_copied_by_assign():
 
 
 def test_an_offered_array_is_adopted_once_only():
-    array = _keras_zip._aligned_empty((600, 512), np.float32)
+    array = _keras_zip._file_array((600, 512), np.float32)
     array.fill(2.0)
     assert array.ctypes.data % 64 == 0
-    _keras_zip._offer(array)
     first = keras.Variable(np.zeros((600, 512), np.float32))
     second = keras.Variable(np.zeros((600, 512), np.float32))
     first.assign(array)
@@ -192,9 +213,10 @@ def test_compressed_archive_falls_back_to_keras(tmp_path):
     model = _big_model()
     stored, deflated = tmp_path / "stored.keras", tmp_path / "deflated.keras"
     kerasx.io.save(model, stored)
-    with zipfile.ZipFile(stored) as src, zipfile.ZipFile(
-        deflated, "w", compression=zipfile.ZIP_DEFLATED
-    ) as dst:
+    with (
+        zipfile.ZipFile(stored) as src,
+        zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+    ):
         for name in src.namelist():
             dst.writestr(name, src.read(name))
     loaded = kerasx.io.load(deflated)
@@ -236,3 +258,27 @@ def test_failure_while_writing_weights_keeps_the_previous_file(tmp_path):
         kerasx.io.save(broken, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+
+
+@pytest.fixture
+def internals_missing(monkeypatch):
+    """Make kerasx believe this Keras lacks the internals of its `.keras` fast path."""
+    monkeypatch.delenv(kerasx._compat.DISABLE_FAST_PATHS_ENV, raising=False)
+    monkeypatch.setitem(kerasx._compat._PROBED, KERAS_ARCHIVE, False)
+    monkeypatch.setattr(kerasx._compat, "_WARNED", set())
+
+
+def test_without_the_internals_kerasx_warns_once_and_uses_keras(tmp_path, internals_missing):
+    model = _big_model()
+    path = tmp_path / "model.keras"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kerasx.io.save(model, path)
+        loaded = kerasx.io.load(path)
+    ours = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(ours) == 1 and "fast path 'keras_archive' is off" in ours[0]
+    for expected, got in zip(_all_values(model), _all_values(loaded), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    by_keras = keras.saving.load_model(path)  # the public writer's file, as Keras reads it
+    for expected, got in zip(_all_values(model), _all_values(by_keras), strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -241,3 +241,33 @@ def test_cli_convert_carries_keras2_optimizer_state(tmp_path):
     model = kerasx.io.load(tmp_path / "n.keras")
     saved = _saved_optimizer_weights(FIXTURES / "sequential_mlp.h5")
     assert int(model.optimizer.iterations.numpy()) == _saved_iteration(saved)
+
+
+def test_keras_without_the_legacy_reader_gives_a_clear_error(monkeypatch):
+    """Reading Keras 2 files needs Keras internals; without them, an error that says so."""
+    import keras
+
+    from kerasx._compat import TESTED_KERAS
+    from kerasx.errors import MissingDependencyError
+
+    monkeypatch.setattr("kerasx._compat.saving._LEGACY_UTILS", "keras.src.no_such_module")
+    for read in (
+        lambda: kerasx.io.load(FIXTURES / "sequential_mlp.h5"),
+        lambda: kerasx.io.from_json(FIXTURES / "sequential_mlp.json"),
+    ):
+        with pytest.raises(MissingDependencyError, match=r"Keras 2 model configuration") as info:
+            read()
+        assert keras.__version__ in str(info.value)
+        assert f"keras>={TESTED_KERAS[0]},<={TESTED_KERAS[1]}" in str(info.value)
+        assert isinstance(info.value, ImportError)
+
+
+def test_keras_without_the_safe_mode_scope_refuses_to_load(monkeypatch, tmp_path):
+    """A module that exists but lacks the attribute is reported the same way."""
+    from kerasx.errors import MissingDependencyError
+
+    model = kerasx.io.from_json(FIXTURES / "sequential_mlp.json")
+    path = kerasx.io.save(model, tmp_path / "m.keras")
+    monkeypatch.setattr("kerasx._compat.saving._SERIALIZATION", "kerasx.errors")
+    with pytest.raises(MissingDependencyError, match=r"kerasx\.errors\.SafeModeScope"):
+        kerasx.io.load(path)
