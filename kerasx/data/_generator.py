@@ -76,7 +76,7 @@ class DataGenerator(PyDataset):
     `PyDataset` options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit`
     feeds it to Keras as a `tf.data` pipeline instead, whose `workers` threads call
     `load_batch` (process workers keep Keras's queue): faster, and it keeps TensorFlow's
-    `from_generator` out of the process (see the README's "Loading data batch by batch").
+    `from_generator` out of the process (see the data guide, docs/guides/data.md).
     Pass `shuffle=False` to `fit`: the generator shuffles the samples itself, from its seed.
     With Keras's default `shuffle=True`, Keras also permutes the order of the batches with
     Python's global `random` module, which `(seed, epoch)` does not control.
@@ -401,8 +401,8 @@ class DataGenerator(PyDataset):
         over the dataset is one epoch: it calls `on_epoch_begin()` first and `on_epoch_end()`
         once its last batch is loaded, so the next pass uses the next permutation. `workers`
         tf.data threads load the batches in parallel (one at a time for `from_generator`), and
-        the batches come out in order. It uses no `tf.data.Dataset.from_generator` (see the
-        README's notes on it). tf.data's autotuning is off in its options (nothing in it is
+        the batches come out in order. It uses no `tf.data.Dataset.from_generator` (see the data
+        guide, docs/guides/data.md). tf.data's autotuning is off in its options (nothing in it is
         autotuned); a `num_parallel_calls=tf.data.AUTOTUNE` you chain onto it then uses one
         thread per CPU core, and `dataset.with_options(...)` with
         `options.autotune.enabled = True` turns it back on.

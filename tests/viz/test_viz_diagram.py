@@ -180,7 +180,8 @@ def test_without_dot_auto_falls_back_and_graphviz_engine_explains(no_dot, tmp_pa
 
 
 def test_migration_rows_vis_utils_and_plot_model_without_graphviz(no_dot, tmp_path):
-    """README migration rows: `keras.utils.vis_utils.plot_model` and `keras.utils.plot_model`."""
+    """Migration guide rows (docs/guides/migration.md):
+    `keras.utils.vis_utils.plot_model` and `keras.utils.plot_model`."""
     import keras
 
     with pytest.raises(ImportError):

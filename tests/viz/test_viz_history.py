@@ -156,7 +156,8 @@ def test_errors_explain_themselves(tmp_path):
 
 
 def test_migration_row_hand_made_history_plot_without_validation(tiny_model, tmp_path):
-    """README migration row: the article's `plt.plot(history.history['val_loss'])`."""
+    """Migration guide row (docs/guides/migration.md):
+    the article's `plt.plot(history.history['val_loss'])`."""
     model, (x, y) = tiny_model
     history = model.fit(x, y, epochs=1, verbose=0)  # no validation data: the article's plot fails
     with pytest.raises(KeyError):

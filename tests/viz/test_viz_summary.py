@@ -102,7 +102,8 @@ def test_expand_nested_lists_inner_layers():
 
 
 def test_migration_row_summary_of_a_subclassed_model():
-    """README migration row: `model.summary()` of a subclassed model shows 0 / "unbuilt"."""
+    """Migration guide row (docs/guides/migration.md):
+    `model.summary()` of a subclassed model shows 0 / "unbuilt"."""
     model = Subclassed.make()
     keras_lines: list[str] = []
     model.summary(print_fn=lambda line, **_: keras_lines.append(line))
