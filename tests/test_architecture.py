@@ -12,7 +12,8 @@ ARCHITECTURE.md explains the rules; this file enforces them:
   lines excluded);
 - every facade's `__all__`, lazy table and `TYPE_CHECKING` imports name the same things;
 - only `kerasx._compat` imports Keras's or TensorFlow's private modules (`keras.src`,
-  `tensorflow.python`).
+  `tensorflow.python`), and only it reads or writes a private attribute that kerasx does not
+  define itself (`model._tracker`, `getattr(optimizer, "_learning_rate")`, ...).
 
 An exception needs an entry in one of the `ALLOWED_*` tables below, with the reason.
 """
@@ -373,6 +374,91 @@ def test_internal_import_finder_sees_every_form():
         "tensorflow.python.framework",
         "keras.src.saving",
     ]
+
+
+def _own_names(modules: list[Module]) -> set[str]:
+    """Every name kerasx itself defines: functions, classes, arguments, assigned names and
+    attributes, imports, and keywords (`argparse`'s `set_defaults(_run=...)`)."""
+    own: set[str] = set()
+    for module in modules:
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                own.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                own.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                own.add(node.id)
+            elif isinstance(node, ast.alias):
+                own.add((node.asname or node.name).split(".")[-1])
+            elif isinstance(node, ast.arg | ast.keyword) and node.arg:
+                own.add(node.arg)
+            elif isinstance(node, ast.Call) and _attribute_name(node) is not None:
+                own.update(_setattr_target(node))
+    return own
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _attribute_name(node: ast.Call) -> str | None:
+    """The constant attribute name of a `getattr`/`setattr`/`hasattr`/`delattr` call."""
+    reflective = isinstance(node.func, ast.Name) and node.func.id in (
+        "getattr", "setattr", "hasattr", "delattr"
+    )
+    if reflective and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+        value = node.args[1].value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _setattr_target(node: ast.Call) -> list[str]:
+    name = _attribute_name(node)
+    return [name] if name and getattr(node.func, "id", "") == "setattr" else []
+
+
+def _foreign_private_attributes(module: Module, own: set[str]) -> list[str]:
+    """Private attributes `module` uses that kerasx never defines: Keras's or TensorFlow's.
+
+    A name kerasx defines anywhere counts as kerasx's, so a Keras private that happens to share
+    a name with one of kerasx's own slips through; code review covers that case.
+    """
+    found = []
+    for node in ast.walk(module.tree):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Call):
+            name = _attribute_name(node)
+        if name is not None and _private(name) and name not in own:
+            found.append(f"{module.name}:{node.lineno} {name}")
+    return found
+
+
+def test_only_the_compatibility_package_touches_private_keras_attributes():
+    modules = list(MODULES.values())
+    own = _own_names(modules)
+    outside = [
+        line
+        for module in modules
+        if module.area != "_compat"
+        for line in _foreign_private_attributes(module, own)
+    ]
+    assert outside == [], "move these behind kerasx._compat, with a public fallback"
+
+
+def test_private_attribute_finder_sees_every_form():
+    tree = ast.parse(
+        "self._mine = 1\n"
+        "model._tracker.lock()\n"
+        "getattr(optimizer, '_learning_rate')\n"
+        "self._mine\n"
+        "x.__class__\n"
+    )
+    module = Module("kerasx.example", PACKAGE / "example.py", tree, [])
+    own = _own_names([module])
+    found = sorted(line.split(" ")[1] for line in _foreign_private_attributes(module, own))
+    assert found == ["_learning_rate", "_tracker"]
 
 
 def test_facade_checks_see_every_facade():

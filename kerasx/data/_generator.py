@@ -455,8 +455,8 @@ class DataGenerator(PyDataset):
             self[0]
         lines = [self._summary_line()]
         workers = (
-            f"workers={self._workers}, use_multiprocessing={self._kx_use_multiprocessing}, "
-            f"max_queue_size={self._max_queue_size}"
+            f"workers={self.workers}, use_multiprocessing={self._kx_use_multiprocessing}, "
+            f"max_queue_size={self.max_queue_size}"
         )
         lines.append(f"  {workers}")
         if checker.spec is not None:
