@@ -19,8 +19,22 @@ pytest_plugins = ["kerasx.testing"]
 
 @pytest.fixture(autouse=True)
 def _keras_isolated(keras_isolation):
-    """Every test starts with a fresh Keras session and the float32 policy."""
+    """Every test starts with a fresh Keras session and the float32 policy, and a test that
+    turns on op determinism (`seed_everything(deterministic=True)` does) turns it off again."""
+    import sys
+
+    was_on = _op_determinism_enabled() if "tensorflow" in sys.modules else False
     yield
+    if "tensorflow" in sys.modules and not was_on and _op_determinism_enabled():
+        from kerasx._compat.tfconfig import disable_op_determinism
+
+        disable_op_determinism()
+
+
+def _op_determinism_enabled() -> bool:
+    from kerasx._compat.tfconfig import op_determinism_enabled
+
+    return op_determinism_enabled()
 
 
 @pytest.fixture
