@@ -1,4 +1,7 @@
-"""`import kerasx` is cheap: no TensorFlow, Keras, NumPy or matplotlib, and fast."""
+"""`import kerasx` is cheap: no TensorFlow, Keras, NumPy or matplotlib.
+
+How long it takes is a benchmark (benchmarks/bench_import.py), not a test: a timed assertion
+fails on a slow or busy machine for no fault of kerasx."""
 
 from __future__ import annotations
 
@@ -16,16 +19,6 @@ def test_import_kerasx_loads_no_heavy_module():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
-
-
-def test_import_kerasx_takes_under_50_ms():
-    # Median of 5 fresh interpreters, measured inside each one around the import only.
-    code = (
-        "import time; t = time.perf_counter(); import kerasx; "
-        "print(time.perf_counter() - t)"
-    )
-    samples = sorted(float(run_python(code).stdout.strip()) for _ in range(5))
-    assert samples[2] < 0.050, samples
 
 
 def test_version_is_defined_once_and_exposed():
