@@ -197,15 +197,14 @@ def test_multi_worker_cluster_forms_and_builds_under_the_strategy(two_workers):
         assert lines[0] == {"multiworker": True, "replicas": 2, "compiled": True}
 
 
-KERAS_20585 = "with an unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>)"
-
-
 @pytest.mark.slow
 def test_multi_worker_fit_trains_one_synchronised_model(two_workers):
     for returncode, lines, stderr in two_workers:
         assert returncode == 0, stderr[-3000:]
-        # Plain model.fit fails with the Keras 3 bug (once Keras fixes it, this line tells).
-        assert KERAS_20585 in lines[1]["keras_fit_error"], lines[1]
+        # Plain model.fit fails on Keras 3.12-3.15 with keras-team/keras#20585 ("unsupported
+        # type ... PerReplica"); a Keras that fixes it may train, which is fine too.
+        keras_error = lines[1]["keras_fit_error"]
+        assert not keras_error or "PerReplica" in keras_error, keras_error
     losses = [lines[-1]["loss"] for _, lines, _ in two_workers]
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     assert losses[0][1] < losses[0][0]

@@ -13,7 +13,8 @@ def _models():
 
     x1 = keras.Input((784,), name="x1")
     x2 = keras.Input((784,), name="x2")
-    merged = keras.layers.Concatenate()([keras.layers.Dense(10)(x1), keras.layers.Dense(10)(x2)])
+    branches = [keras.layers.Dense(10)(x1), keras.layers.Dense(10)(x2)]
+    merged = keras.layers.Concatenate(name="merged")(branches)
     functional = keras.Model([x1, x2], keras.layers.Dense(1)(merged), name="two_inputs")
     sequential = keras.Sequential(
         [
@@ -77,7 +78,7 @@ def test_summary_text_and_html():
     lines = text.splitlines()
     assert lines[0] == 'Model: "two_inputs" (Functional)'
     assert "Total params: 15,721 (61.41 KB)" in text
-    assert any(line.startswith("concatenate") and "(None, 20)" in line for line in lines)
+    assert any(line.startswith("merged") and "(None, 20)" in line for line in lines)
     assert repr(text) == str(text)
     page = text._repr_html_()
     assert page.count("<tr>") == 1 + 6 and "15,721" in page
