@@ -69,6 +69,13 @@ def devices() -> list[dict[str, Any]]:
 
     Returns:
         A list of dicts, CPUs first as TensorFlow lists them.
+
+    Example:
+
+    >>> from kerasx import runtime
+    >>> first = runtime.devices()[0]
+    >>> first["name"], first["type"], first["index"], first["details"]
+    ('/physical_device:CPU:0', 'CPU', 0, {})
     """
     import tensorflow as tf
 
@@ -120,6 +127,17 @@ def policy_for(description: Mapping[str, Any]) -> str:
 
     Returns:
         One of `MIXED_POLICIES`.
+
+    Example:
+
+    >>> from kerasx import runtime
+    >>> runtime.policy_for({"gpus": [{"compute_capability": (7, 5)}]})
+    'mixed_float16'
+    >>> runtime.policy_for({"gpus": [{"compute_capability": (8, 6)},
+    ...                              {"compute_capability": (6, 1)}]})  # the slowest decides
+    'float32'
+    >>> runtime.policy_for(runtime.describe()) == runtime.describe()["mixed_precision"]["policy"]
+    True
     """
     gpus = list(description.get("gpus") or [])
     if not gpus:
@@ -147,6 +165,14 @@ def mixed_precision_policy(policy: str = "auto") -> str:
 
     Raises:
         ConfigurationError: if `policy` is not `"auto"` or one of `MIXED_POLICIES`.
+
+    Example:
+
+    >>> from kerasx import runtime
+    >>> runtime.mixed_precision_policy("mixed_bfloat16")
+    'mixed_bfloat16'
+    >>> runtime.mixed_precision_policy() in runtime.MIXED_POLICIES  # "auto": this machine's
+    True
     """
     if policy == "auto":
         return policy_for({"gpus": _gpus(devices())})
@@ -173,6 +199,18 @@ def enable_mixed_precision(policy: str = "auto") -> str:
 
     Raises:
         ConfigurationError: if `policy` is not `"auto"` or one of `MIXED_POLICIES`.
+
+    Example:
+
+    >>> import keras
+    >>> from kerasx import runtime
+    >>> runtime.enable_mixed_precision("mixed_float16")
+    'mixed_float16'
+    >>> layer = keras.layers.Dense(2)  # built after the call: computes in float16
+    >>> layer.compute_dtype, layer.variable_dtype
+    ('float16', 'float32')
+    >>> runtime.enable_mixed_precision("float32")  # back to full precision
+    'float32'
     """
     import keras
 
@@ -200,6 +238,19 @@ def describe() -> dict[str, Any]:
         (`available`; `keras_auto`: whether Keras's `jit_compile="auto"` turns it on here,
         which it does not on CPU-only machines) and `tf_config` (the parsed `TF_CONFIG`
         environment variable, or `None`).
+
+    Raises:
+        ConfigurationError: the `TF_CONFIG` environment variable is set but is not JSON.
+
+    Example:
+
+    >>> import json
+    >>> from kerasx import runtime
+    >>> info = runtime.describe()
+    >>> sorted(info["mixed_precision"])
+    ['current', 'policy', 'supported']
+    >>> json.loads(json.dumps(info)) == info  # JSON-serialisable, as `kerasx doctor --json`
+    True
     """
     import keras
     import numpy as np
@@ -298,6 +349,15 @@ def strategy(spec: Any = "auto") -> Any:
 
     Raises:
         ConfigurationError: if `spec` is neither a known name nor a strategy.
+
+    Example:
+
+    >>> from kerasx import runtime
+    >>> one = runtime.strategy("one")
+    >>> one.num_replicas_in_sync
+    1
+    >>> runtime.strategy("one") is one and runtime.strategy(one) is one
+    True
     """
     import tensorflow as tf
 
@@ -377,6 +437,16 @@ def global_batch_size(per_replica: int, strategy: Any = None) -> int:
     Raises:
         ConfigurationError: if `per_replica` is not a positive integer, or `strategy` is not
             a strategy or a known name.
+
+    Example:
+
+    >>> from kerasx import runtime
+    >>> runtime.global_batch_size(32)  # outside every strategy scope: one replica
+    32
+    >>> runtime.global_batch_size(32, "one")
+    32
+
+    Under a `MirroredStrategy` over two devices (see `split_cpu`), it is `64`.
     """
     import tensorflow as tf
 
@@ -403,6 +473,21 @@ def split_cpu(n: int) -> list[str]:
     Raises:
         ConfigurationError: if `n` is not a positive integer.
         DeviceError: if TensorFlow has already initialised its devices with another layout.
+
+    Example:
+
+    This process has already created tensors, so the example starts a fresh one:
+
+    >>> import subprocess, sys
+    >>> program = '''
+    ... from kerasx import runtime
+    ... print(runtime.split_cpu(2))  # first, before any other TensorFlow work
+    ... print(runtime.strategy("mirrored").num_replicas_in_sync)
+    ... '''
+    >>> print(subprocess.run([sys.executable, "-c", program], capture_output=True,
+    ...                      text=True, check=True).stdout.strip())
+    ['/device:CPU:0', '/device:CPU:1']
+    2
     """
     import tensorflow as tf
 

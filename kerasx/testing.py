@@ -63,17 +63,42 @@ __all__ = [
 ]
 
 REQUIRE_GPU_OPTION = "--kerasx-require-gpu"
+"""The pytest option that makes `gpu` tests fail, instead of being skipped, without a GPU."""
 
 
 def gpu_available() -> bool:
-    """Whether TensorFlow sees at least one GPU (imports TensorFlow)."""
+    """Whether TensorFlow sees at least one GPU (imports TensorFlow).
+
+    The `gpu` marker uses it; call it to choose a device or a batch size in a test.
+
+    Returns:
+        True when `tf.config.list_physical_devices("GPU")` lists at least one GPU.
+
+    Example:
+
+    >>> from kerasx.testing import gpu_available
+    >>> device = "/GPU:0" if gpu_available() else "/CPU:0"
+    >>> isinstance(gpu_available(), bool)
+    True
+    """
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add `--kerasx-require-gpu` to pytest's options."""
+    """Add `--kerasx-require-gpu` to pytest's options (a pytest hook).
+
+    Args:
+        parser: the option parser pytest passes to the hook.
+
+    Example:
+
+    >>> import subprocess, sys
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "--help"]
+    >>> "--kerasx-require-gpu" in subprocess.run(command, capture_output=True, text=True).stdout
+    True
+    """
     group = parser.getgroup("kerasx")
     group.addoption(
         REQUIRE_GPU_OPTION,
@@ -84,14 +109,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the `gpu` marker."""
+    """Register the `gpu` marker (a pytest hook).
+
+    Args:
+        config: the pytest configuration.
+
+    Example:
+
+    >>> import subprocess, sys
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "--markers"]
+    >>> "@pytest.mark.gpu: needs a GPU" in subprocess.run(command, capture_output=True,
+    ...                                                   text=True).stdout
+    True
+    """
     config.addinivalue_line(
         "markers", "gpu: needs a GPU; skipped without one (fails under --kerasx-require-gpu)"
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip `gpu` tests without a GPU, or mark them to fail under `--kerasx-require-gpu`."""
+    """Skip `gpu` tests without a GPU, or mark them to fail under `--kerasx-require-gpu`.
+
+    A pytest hook: TensorFlow is imported only when the run has `gpu` tests.
+
+    Args:
+        config: the pytest configuration.
+        items: the collected tests.
+
+    Example:
+
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> from kerasx.testing import gpu_available
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "test_gpu.py").write_text('''
+    ... import pytest
+    ...
+    ... @pytest.mark.gpu
+    ... def test_on_the_gpu():
+    ...     pass
+    ... ''')
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "-q", "-rs"]
+    >>> report = subprocess.run(command, cwd=folder, capture_output=True, text=True).stdout
+    >>> ("1 passed" if gpu_available() else "needs a GPU; TensorFlow sees none") in report
+    True
+    """
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items or gpu_available():
         return
@@ -112,7 +173,38 @@ _missing_gpu_key = pytest.StashKey[str]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Fail a `gpu` test at set-up when a GPU was required but none is visible."""
+    """Fail a `gpu` test at set-up when a GPU was required but none is visible.
+
+    A pytest hook; with `--kerasx-require-gpu` on a machine where TensorFlow sees no GPU,
+    every `gpu` test fails with a message that says so, and the run exits with code 1.
+
+    Args:
+        item: the test about to run.
+
+    Raises:
+        Failed: the test is marked `gpu`, the run was given `--kerasx-require-gpu`, and
+            TensorFlow sees no GPU (raised by `pytest.fail`: the test fails at set-up).
+
+    Example:
+
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> from kerasx.testing import gpu_available
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "test_gpu.py").write_text('''
+    ... import pytest
+    ...
+    ... @pytest.mark.gpu
+    ... def test_on_the_gpu():
+    ...     pass
+    ... ''')
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "-q",
+    ...            "--kerasx-require-gpu"]
+    >>> run = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    >>> if gpu_available():
+    ...     assert run.returncode == 0
+    ... else:
+    ...     assert run.returncode == 1 and "TensorFlow sees no GPU" in run.stdout
+    """
     reason = item.config.stash.get(_missing_gpu_key, None)
     if reason is not None and item.get_closest_marker("gpu") is not None:
         pytest.fail(reason, pytrace=False)
@@ -125,7 +217,18 @@ def make_tiny_model(seed: int = 0) -> tuple[Any, tuple[Any, Any]]:
         seed: seeds the data and the initial weights. Defaults to `0`.
 
     Returns:
-        `(model, (x, y))`.
+        `(model, (x, y))`: `x` has shape `(64, 4)` (float32), `y` shape `(64,)` (int32
+        labels 0 to 2).
+
+    Example:
+
+    >>> from kerasx.testing import make_tiny_model
+    >>> model, (x, y) = make_tiny_model(seed=1)
+    >>> x.shape, y.shape, model.output_shape
+    ((64, 4), (64,), (None, 3))
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> len(history.history["loss"])
+    2
     """
     import keras
     import numpy as np
@@ -150,7 +253,27 @@ def make_tiny_model(seed: int = 0) -> tuple[Any, tuple[Any, Any]]:
 
 @pytest.fixture
 def tiny_model() -> tuple[Any, tuple[Any, Any]]:
-    """`(model, (x, y))`: a compiled tiny classifier and data it can learn."""
+    """A pytest fixture: a compiled tiny classifier and data it can learn.
+
+    A new model for every test that requests it, from `make_tiny_model()` (seed 0).
+
+    Returns:
+        `(model, (x, y))`, as `make_tiny_model` gives it.
+
+    Example:
+
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "test_tiny.py").write_text('''
+    ... def test_learns(tiny_model):
+    ...     model, (x, y) = tiny_model
+    ...     history = model.fit(x, y, epochs=2, verbose=0)
+    ...     assert history.history["loss"][-1] < history.history["loss"][0]
+    ... ''')
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "-q"]
+    >>> "1 passed" in subprocess.run(command, cwd=folder, capture_output=True, text=True).stdout
+    True
+    """
     return make_tiny_model()
 
 
@@ -165,11 +288,20 @@ def keras_isolation() -> Iterator[None]:
 
     Example:
 
-    ```python
-    def test_mixed_precision(keras_isolation):
-        import keras
-        keras.config.set_dtype_policy("mixed_float16")  # undone after the test
-    ```
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "test_policy.py").write_text('''
+    ... import keras
+    ...
+    ... def test_mixed_precision(keras_isolation):
+    ...     keras.config.set_dtype_policy("mixed_float16")  # undone after the test
+    ...
+    ... def test_next_test_sees_float32(keras_isolation):
+    ...     assert keras.config.dtype_policy().name == "float32"
+    ... ''')
+    >>> command = [sys.executable, "-m", "pytest", "-p", "kerasx.testing", "-q"]
+    >>> "2 passed" in subprocess.run(command, cwd=folder, capture_output=True, text=True).stdout
+    True
     """
     keras = sys.modules.get("keras")
     policy = keras.config.dtype_policy() if keras is not None else None

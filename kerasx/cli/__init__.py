@@ -25,8 +25,11 @@ from kerasx.errors import KerasxError
 __all__ = ["COMMANDS", "EXIT_DEVICE_MISSING", "EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main"]
 
 EXIT_FAILURE = 1
+"""Exit code of a command that failed: a check did not pass, or kerasx raised an error."""
 EXIT_USAGE = 2
+"""Exit code of bad usage: an unknown command or option, or a missing argument (argparse's)."""
 EXIT_DEVICE_MISSING = 3
+"""Exit code when a requested device is not visible, e.g. `kerasx smoke --device gpu`."""
 
 COMMANDS: dict[str, str] = {
     "demo": "kerasx.cli._demo",
@@ -34,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "smoke": "kerasx.cli._smoke",
     "inspect": "kerasx.cli._inspect",
     "convert": "kerasx.cli._convert",
+    "export": "kerasx.cli._export",
     "summary": "kerasx.cli._summary",
     "plot-model": "kerasx.cli._plot_model",
     "plot-history": "kerasx.cli._plot_history",
@@ -42,7 +46,23 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand."""
+    """The argument parser with every available subcommand.
+
+    Each entry of `COMMANDS` becomes a subcommand: its module adds the arguments, and its
+    `run` function is stored as the parsed namespace's `_run`. Building the parser imports
+    the command modules, which import nothing heavy.
+
+    Returns:
+        An `argparse.ArgumentParser` for the program `kerasx`, with `--version`,
+        `-v`/`--verbose` and one subcommand per entry of `COMMANDS`.
+
+    Example:
+
+    >>> from kerasx.cli import build_parser
+    >>> args = build_parser().parse_args(["inspect", "--json", "model.keras"])
+    >>> args.command, args.file, args.json
+    ('inspect', 'model.keras', True)
+    """
     parser = argparse.ArgumentParser(
         prog="kerasx",
         description="kerasx: train, save, inspect and draw Keras models from the shell.",
@@ -62,7 +82,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `kerasx` command line and return its exit code."""
+    """Run the `kerasx` command line and return its exit code.
+
+    This is the `kerasx` program (and `python -m kerasx`). A `KerasxError` raised by a
+    command is printed to stderr as `kerasx COMMAND: error: ...`, without a traceback.
+
+    Args:
+        argv: the arguments, without the program name; None reads `sys.argv[1:]`.
+            Defaults to `None`.
+
+    Returns:
+        The exit code: 0 on success, `EXIT_FAILURE` when the command failed or raised a
+        `KerasxError`, 130 when interrupted (Ctrl-C), or a code the command documents
+        (such as `EXIT_DEVICE_MISSING`).
+
+    Raises:
+        SystemExit: from argparse, as in any command-line program: with code 0 after
+            `--help` or `--version`, with `EXIT_USAGE` for an unknown command or option.
+
+    Example:
+
+    >>> import keras, kerasx, os, tempfile
+    >>> from kerasx.cli import EXIT_FAILURE, main
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> _ = kerasx.save(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), path)
+    >>> main(["inspect", path])  # doctest: +ELLIPSIS
+    file           ...model.keras
+    format         keras
+    ...
+    safe           yes (nothing that runs code on load)
+    0
+    >>> main(["inspect", "missing.keras"]) == EXIT_FAILURE  # the message goes to stderr
+    True
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose:

@@ -72,6 +72,19 @@ def from_json(
         SerializationError: the text is not valid JSON or not a model configuration.
         UnsafeModelError: the scan found objects that could run code.
         MissingDependencyError: Keras 2 JSON on a Keras without its legacy reader.
+
+    Example:
+
+    >>> import keras, kerasx.io
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
+    >>> rebuilt = kerasx.io.from_json(kerasx.io.to_json(model))
+    >>> [layer.name for layer in rebuilt.layers], rebuilt.output_shape
+    (['out'], (None, 2))
+    >>> lambda_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: 2 * x)])
+    >>> kerasx.io.from_json(lambda_model.to_json())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kerasx.errors.UnsafeModelError: Refusing to load the JSON text: it contains 2 object(s) ...
     """
     if isinstance(text_or_path, str) and text_or_path.lstrip().startswith(("{", "[")):
         text = text_or_path

@@ -95,6 +95,17 @@ def load_weights(model: Any, path: PathLike, *, skip_mismatch: bool = False) -> 
         SerializationError: the weights do not fit the model (the message names the layer,
             the expected and the received shapes), or the file has no weights.
         ConfigurationError: an unknown suffix, or an unbuilt model.
+
+    Example:
+
+    >>> import keras, kerasx.io, numpy as np, os, tempfile
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> path = kerasx.io.save_weights(model, os.path.join(tempfile.mkdtemp(), "w.weights.h5"))
+    >>> twin = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> kerasx.io.load_weights(twin, path) is twin
+    True
+    >>> np.array_equal(twin.layers[0].kernel, model.layers[0].kernel)
+    True
     """
     path = Path(path)
     shown = repr(str(path))

@@ -90,6 +90,16 @@ def save_history(history: Any, path: str | os.PathLike[str]) -> Path:
     Raises:
         ConfigurationError: `path` ends in another suffix.
         DataError: `history` is not a history or its values are not numbers.
+
+    Example:
+
+    >>> import kerasx.io, os, tempfile
+    >>> history = {"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}
+    >>> path = kerasx.io.save_history(history, os.path.join(tempfile.mkdtemp(), "history.csv"))
+    >>> print(path.read_text(), end="")
+    epoch,loss,val_loss
+    0,0.9,1.0
+    1,0.5,0.7
     """
     path = Path(path)
     suffix = _history_suffix(path, "Use `history.json` or `history.csv`.")
@@ -136,6 +146,14 @@ def load_history(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
         MissingFileError: the file does not exist.
         ConfigurationError: another suffix.
         CorruptFileError: the file is not a history in that format.
+
+    Example:
+
+    >>> import kerasx.io, os, tempfile
+    >>> history = {"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}
+    >>> path = kerasx.io.save_history(history, os.path.join(tempfile.mkdtemp(), "history.csv"))
+    >>> kerasx.io.load_history(path)
+    {'epoch': [0, 1], 'loss': [0.9, 0.5], 'val_loss': [1.0, 0.7]}
     """
     path = Path(path)
     suffix = _history_suffix(

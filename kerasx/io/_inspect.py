@@ -70,6 +70,21 @@ def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
         CorruptFileError: the file is empty, truncated, or not in the format its name says.
         SerializationError: a configuration is not valid JSON.
         ConfigurationError: an unknown suffix or a directory that is not a SavedModel.
+
+    Example:
+
+    >>> import keras, kerasx.io, os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="tiny")
+    >>> report = kerasx.io.inspect(kerasx.io.save(model, os.path.join(folder, "tiny.keras")))
+    >>> report["format"], report["model_name"], report["params"], report["input_shapes"]
+    ('keras', 'tiny', 8, [[None, 3]])
+    >>> report["safe"]
+    True
+    >>> lambda_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: 2 * x)])
+    >>> path = kerasx.io.save(lambda_model, os.path.join(folder, "lambda.keras"))
+    >>> kerasx.io.inspect(path)["safe"]  # `load` would refuse it without `trusted=True`
+    False
     """
     path = Path(path)
     if is_saved_model_dir(path):

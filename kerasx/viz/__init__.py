@@ -33,5 +33,15 @@ _OWN = {
 
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))
 
+__all__ = [
+    "ModelSummary",
+    "plot_history",
+    "plot_model",
+    "plot_weights",
+    "summary",
+    "summary_table",
+    "weight_stats",
+]
+
 _facade = Facade(__name__, _OWN)
 __getattr__, __dir__ = module_functions(_facade, globals())

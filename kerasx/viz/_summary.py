@@ -144,20 +144,50 @@ def _human_bytes(count: int) -> str:
 class ModelSummary(str):
     """A model summary: a `str` (prints as a text table) that renders as HTML in Jupyter.
 
+    `summary` returns one; make one yourself only to format a table from `summary_table`
+    differently. The text is fixed when it is made; `.totals` are the model's totals.
+
+    Args:
+        table: the rows and totals, as `summary_table` returns them.
+        show_trainable: add a column saying whether each layer's weights train.
+            Defaults to `True`.
+
     Attributes:
         table: the `SummaryTable` (rows and `.totals`) the text was made from.
         show_trainable: whether the trainable column is shown.
+
+    Example:
+
+    >>> import keras, kerasx
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")],
+    ...                          name="tiny")
+    >>> text = kerasx.viz.ModelSummary(kerasx.viz.summary_table(model), show_trainable=False)
+    >>> print(text)
+    Model: "tiny" (Sequential)
+    -----------------------------------
+    Layer (type)  Output shape  Param #
+    -----------------------------------
+    out (Dense)   (None, 2)          10
+    ===================================
+    Total params: 10 (40 B)
+    Trainable params: 10
+    Non-trainable params: 0
+    >>> text.totals["total"], isinstance(text, str)
+    (10, True)
     """
 
     table: SummaryTable
     show_trainable: bool
 
     def __new__(cls, table: SummaryTable, show_trainable: bool = True) -> ModelSummary:
-        text = _format_text(table, show_trainable)
-        instance = super().__new__(cls, text)
-        instance.table = table
-        instance.show_trainable = show_trainable
-        return instance
+        return super().__new__(cls, _format_text(table, show_trainable))
+
+    # The arguments are the constructor's, as in `__new__`; `__init__` keeps them (and shows
+    # them in the API reference, which reads a class's signature from `__init__`).
+    def __init__(self, table: SummaryTable, show_trainable: bool = True) -> None:
+        super().__init__()
+        self.table = table
+        self.show_trainable = show_trainable
 
     @property
     def totals(self) -> dict[str, int]:
