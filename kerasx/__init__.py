@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     )
     from kerasx.data import DataGenerator
     from kerasx.io import load, save
-    from kerasx.training import History, fit, seed_everything
+    from kerasx.training import History, LRFinderResult, fit, lr_find, seed_everything
     from kerasx.viz import plot_history, plot_model, summary
 
 _LAZY = {
@@ -48,6 +48,8 @@ _LAZY = {
     "fit": "kerasx.training:fit",
     "History": "kerasx.training:History",
     "seed_everything": "kerasx.training:seed_everything",
+    "lr_find": "kerasx.training:lr_find",
+    "LRFinderResult": "kerasx.training:LRFinderResult",
     "DataGenerator": "kerasx.data:DataGenerator",
     "load": "kerasx.io:load",
     "save": "kerasx.io:save",

@@ -23,6 +23,7 @@ __all__ = [
     "CorruptFileError",
     "DataError",
     "DeviceError",
+    "ExportError",
     "KerasxError",
     "MissingDependencyError",
     "MissingFileError",
@@ -62,6 +63,37 @@ class UnsafeModelError(SerializationError):
     def __init__(self, message: str, findings: list[str] | None = None) -> None:
         super().__init__(message)
         self.findings: list[str] = list(findings or [])
+
+
+class ExportError(SerializationError):
+    """A model cannot be exported for serving, or the exported artifact computes something else.
+
+    Raised by `kerasx.io.export` when the converter fails (an operation the format cannot
+    express, for example), when the format's runtime cannot run the artifact, or when the
+    artifact's outputs differ from the model's by more than `atol`. Nothing is left at the
+    export path then; whatever was there before is untouched.
+
+    Attributes:
+        format: the export format, e.g. `"onnx"`.
+        layer: the name of the layer the failure comes from, when kerasx can tell; else None.
+        output: the name of the output that differs, for a verification failure; else None.
+        max_abs_diff: the largest absolute difference found, for a verification failure.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        format: str | None = None,
+        layer: str | None = None,
+        output: str | None = None,
+        max_abs_diff: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.format = format
+        self.layer = layer
+        self.output = output
+        self.max_abs_diff = max_abs_diff
 
 
 class CorruptFileError(KerasxError, OSError):

@@ -11,6 +11,7 @@ BUILTIN = {
     errors.DataError: ValueError,
     errors.SerializationError: ValueError,
     errors.UnsafeModelError: ValueError,
+    errors.ExportError: ValueError,
     errors.CorruptFileError: OSError,
     errors.MissingFileError: FileNotFoundError,
     errors.MissingDependencyError: ImportError,
@@ -37,3 +38,9 @@ def test_unsafe_model_error_keeps_findings():
     assert error.findings == ["layer 'l': Lambda"]
     assert isinstance(error, errors.SerializationError)
     assert errors.UnsafeModelError("x").findings == []
+
+
+def test_export_error_is_a_serialization_error_with_details():
+    error = errors.ExportError("differs", format="onnx", output="y", max_abs_diff=0.5)
+    assert isinstance(error, errors.SerializationError)
+    assert (error.format, error.layer, error.output, error.max_abs_diff) == ("onnx", None, "y", 0.5)

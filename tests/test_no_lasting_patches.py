@@ -12,8 +12,10 @@ the internals it watches. The library itself reaches them only through `kerasx._
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import types
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ import kerasx.io
 import kerasx.viz
 from kerasx._compat import fast_path_enabled
 from kerasx._compat.initializers import ZERO_INITIAL_VALUES
-from kerasx.errors import SerializationError
+from kerasx.errors import ExportError, SerializationError
 from kerasx.viz._weight_stats import weight_stats_from_file
 
 WATCHED_MODULES = [
@@ -44,6 +46,9 @@ WATCHED_MODULES = [
     "keras.src.ops.function",
     "keras.src.ops.node",
     "keras.src.utils.naming",
+    "keras.src.export.export_utils",
+    "keras.src.export.saved_model",
+    "keras.src.export.tf2onnx_lib",
     "keras.saving",
     "keras.models",
     "keras.callbacks",
@@ -335,3 +340,99 @@ def test_concurrent_loads_restore_in_any_order(before, tmp_path):
         thread.join(timeout=120)
     assert errors == []
     assert changes(before) == []
+
+
+# ------------------------------------------------------------------------------ export
+
+
+def onnx_converter_state() -> dict[str, Any] | None:
+    """What Keras's `patch_tf2onnx` changes, by identity, or None without tf2onnx.
+
+    Keras's ONNX exporter replaces two tf2onnx functions, sets `numpy.object` (Keras 3.15) and
+    caches that it did; `kerasx.io.export` puts all of it back (`kerasx._compat.export`).
+    """
+    try:
+        import tf2onnx.graph
+        import tf2onnx.tfonnx
+    except ImportError:
+        return None
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    return {
+        "tf2onnx.tfonnx": {
+            name: id(value) for name, value in vars(tf2onnx.tfonnx).items() if callable(value)
+        },
+        # `copy.deepcopy` of a Node makes Python cache `__slotnames__` on the class: not a patch.
+        "tf2onnx.graph.Node": {
+            name: id(value)
+            for name, value in vars(tf2onnx.graph.Node).items()
+            if name not in _LAZY_DUNDERS | {"__slotnames__"}
+        },
+        "numpy.object": id(vars(np).get("object")),
+        "patch_tf2onnx cached": patch_tf2onnx.cache_info().currsize,
+    }
+
+
+def _writes(format: str) -> bool:
+    """Whether this environment can write and verify `format` (the `export` extra)."""
+    from kerasx._compat.export import keras_exports_litert
+
+    modules = {"saved_model": [], "onnx": ["tf2onnx", "onnx", "onnxruntime"],
+               "litert": ["ai_edge_litert"]}[format]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return False
+    return format != "litert" or keras_exports_litert()
+
+
+def _failing_model(format: str) -> keras.Model:
+    """A model whose export fails: its SavedModel differs from it (a Dropout called with
+    training=True), or it uses an operation ONNX and LiteRT lack (`Hashing`)."""
+    if format == "saved_model":
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dropout(0.5)(keras.layers.Dense(8)(inputs), training=True)
+        return keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    return keras.Sequential([keras.Input((3,), dtype="int64"), keras.layers.Hashing(num_bins=4)])
+
+
+def _require_writes(format: str) -> None:
+    """Skip (or, under KERASX_REQUIRE_EXPORT=1, fail) unless `format` can be written here."""
+    if _writes(format):
+        return
+    if os.environ.get("KERASX_REQUIRE_EXPORT") == "1":
+        pytest.fail(f"KERASX_REQUIRE_EXPORT=1 but this environment cannot write {format}")
+    pytest.skip(f'{format} needs the export extra (pip install -e ".[export]")')
+
+
+@pytest.mark.parametrize("format", ["saved_model", "onnx", "litert"])
+def test_io_export(before, tmp_path, format):
+    _require_writes(format)
+    converter_before = onnx_converter_state()
+    model = big_model()
+    name = {"saved_model": "served", "onnx": "model.onnx", "litert": "model.tflite"}[format]
+    assert kerasx.io.export(model, tmp_path / name, format=format, atol=1e-4).verified
+    with pytest.raises(ExportError):  # a failed export leaves things as they were too
+        kerasx.io.export(_failing_model(format), tmp_path / f"failed-{name}", format=format)
+    assert_untouched(model)
+    assert changes(before) == []
+    assert onnx_converter_state() == converter_before
+
+
+def test_keras_onnx_export_still_patches_after_kerasx(tmp_path):
+    """kerasx clears Keras's "already patched" cache, so Keras's own export still works."""
+    _require_writes("onnx")
+    import tf2onnx.tfonnx
+
+    from kerasx._compat.export import tf2onnx_left_as_found
+
+    model = big_model()
+    kerasx.io.export(model, tmp_path / "kerasx.onnx", format="onnx", atol=1e-4)
+    original = tf2onnx.tfonnx.rewrite_constant_fold
+    with tf2onnx_left_as_found(), warnings.catch_warnings():  # as it was, for the next tests
+        warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+        model.export(str(tmp_path / "keras.onnx"), format="onnx", verbose=False)
+        assert tf2onnx.tfonnx.rewrite_constant_fold is not original  # Keras patched again
+    assert (tmp_path / "keras.onnx").stat().st_size > 0
+    assert tf2onnx.tfonnx.rewrite_constant_fold is original

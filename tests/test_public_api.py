@@ -10,18 +10,19 @@ import pytest
 
 PUBLIC = {
     "kerasx": [
-        "DataGenerator", "History", "__version__", "callbacks", "data", "datasets", "errors",
-        "fit", "io", "layers", "load", "models", "plot_history", "plot_model", "runtime",
-        "save", "seed_everything", "summary", "testing", "training", "viz",
+        "DataGenerator", "History", "LRFinderResult", "__version__", "callbacks", "data",
+        "datasets", "errors", "fit", "io", "layers", "load", "lr_find", "models",
+        "plot_history", "plot_model", "runtime", "save", "seed_everything", "summary",
+        "testing", "training", "viz",
     ],
     "kerasx.errors": [
-        "ConfigurationError", "CorruptFileError", "DataError", "DeviceError", "KerasxError",
-        "MissingDependencyError", "MissingFileError", "SerializationError", "TrainingError",
-        "UnsafeModelError",
+        "ConfigurationError", "CorruptFileError", "DataError", "DeviceError", "ExportError",
+        "KerasxError", "MissingDependencyError", "MissingFileError", "SerializationError",
+        "TrainingError", "UnsafeModelError",
     ],
     "kerasx.io": [
-        "convert", "export", "from_json", "inspect", "load", "load_history", "load_weights",
-        "save", "save_history", "save_weights", "to_json",
+        "ExportReport", "convert", "export", "from_json", "inspect", "load", "load_history",
+        "load_weights", "save", "save_history", "save_weights", "to_json",
     ],
     "kerasx.viz": [
         "ModelSummary", "plot_history", "plot_model", "plot_weights", "summary",
@@ -29,7 +30,9 @@ PUBLIC = {
     ],
     "kerasx.data": ["DataGenerator"],
     "kerasx.datasets": ["DIGITS_TEST_SIZE", "DIGITS_TRAIN_SIZE", "load_digits"],
-    "kerasx.training": ["History", "fit", "last_seed", "seed_everything"],
+    "kerasx.training": [
+        "History", "LRFinderResult", "fit", "last_seed", "lr_find", "seed_everything",
+    ],
     "kerasx.runtime": [
         "MIXED_POLICIES", "STRATEGIES", "describe", "devices", "enable_mixed_precision",
         "global_batch_size", "mixed_precision_policy", "policy_for", "split_cpu", "strategy",
@@ -51,7 +54,8 @@ FACADE_OWN = {
         "Input", "cnn", "compile", "load_model", "mlp", "model_from_json", "rnn", "save_model",
     ],
     "kerasx.callbacks": [
-        "Checkpoint", "HistoryLogger", "LivePlot", "ProgressBar", "WeightMonitor", "defaults",
+        "Checkpoint", "HistoryLogger", "LivePlot", "ProgressBar", "TensorBoardLogger",
+        "WeightMonitor", "defaults",
     ],
 }
 

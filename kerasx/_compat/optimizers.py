@@ -10,13 +10,16 @@ On another Keras, a list the table names may be missing. The function then answe
 caller finds that the file's state does not fit, and the optimizer starts fresh with a logged
 warning naming what did not fit, as for any state that does not fit; the model and its
 weights load as usual.
+
+`learning_rate_source` reads where an optimizer keeps its learning-rate schedule object, so
+that `kerasx.lr_find` can put the same object back after its search.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["knows_slots", "nadam_product_variable", "slot_variable"]
+__all__ = ["knows_slots", "learning_rate_source", "nadam_product_variable", "slot_variable"]
 
 _SLOTS_BY_OPTIMIZER: dict[str, dict[str, str]] = {
     "Adam": {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"},
@@ -104,3 +107,23 @@ def nadam_product_variable(optimizer: Any) -> Any:
     elsewhere (the caller then finds a variable without a saved value and starts fresh).
     """
     return getattr(optimizer, "_u_product", None)
+
+
+def learning_rate_source(optimizer: Any) -> Any:
+    """What `optimizer` computes its learning rate from: a variable, a schedule or a callable.
+
+    Keras's public `optimizer.learning_rate` answers the current value: the variable itself for
+    a float learning rate, but only the schedule's value for a `LearningRateSchedule` (or a
+    callable's result), not the object. Keras 3.12.0 and 3.15.1 keep the object in the private
+    `_learning_rate` (on `inner_optimizer` for a `LossScaleOptimizer`); this reads it, so that
+    `kerasx.lr_find` can put the very same schedule back through the public setter.
+
+    Args:
+        optimizer: a Keras 3 optimizer.
+
+    Returns:
+        The `keras.Variable`, `LearningRateSchedule` or callable, or None on a Keras that keeps
+        it elsewhere.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return getattr(inner, "_learning_rate", None)

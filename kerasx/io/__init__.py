@@ -6,7 +6,9 @@
   `*.h5` name; `load_weights` also reads the weights of a full-model `.h5` or `.keras`.
 - `to_json(model, path=None)`, `from_json(text_or_path, *, custom_objects=None,
   trusted=False)`: the architecture alone.
-- `export(model, directory)`: a TensorFlow SavedModel for serving.
+- `export(model, path, *, format="saved_model", verify=True, ...)`: a SavedModel, ONNX or
+  LiteRT artifact for serving, read back with its own runtime and checked against the model;
+  it returns an `ExportReport`.
 - `inspect(path)`: describe a file without deserialising it (safe on malicious files).
 - `convert(src, dst)`: migrate a file to another format.
 - `save_history(history, path)`, `load_history(path)`: histories as JSON or CSV.
@@ -26,7 +28,7 @@ from kerasx._lazy import Facade, module_functions
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from kerasx.io._convert import convert
     from kerasx.io._dispatch import load, save
-    from kerasx.io._export import export
+    from kerasx.io._export import ExportReport, export
     from kerasx.io._format_json import from_json, to_json
     from kerasx.io._format_weights import load_weights, save_weights
     from kerasx.io._history import load_history, save_history
@@ -40,6 +42,7 @@ _OWN = {
     "to_json": "kerasx.io._format_json:to_json",
     "from_json": "kerasx.io._format_json:from_json",
     "export": "kerasx.io._export:export",
+    "ExportReport": "kerasx.io._export:ExportReport",
     "convert": "kerasx.io._convert:convert",
     "inspect": "kerasx.io._inspect:inspect",
     "save_history": "kerasx.io._history:save_history",
@@ -49,6 +52,7 @@ _OWN = {
 OWN_NAMES: tuple[str, ...] = tuple(sorted(_OWN))
 
 __all__ = [
+    "ExportReport",
     "convert",
     "export",
     "from_json",

@@ -14,6 +14,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kerasx._compat.optimizers import knows_slots, nadam_product_variable, slot_variable
+from kerasx.io._keras2_table import KEY_ROWS
+from kerasx.io._keras2_translate import translate_keras2_config
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from kerasx.io._reader import ModelFile
@@ -29,24 +31,21 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 KERAS2_ONLY_KEYS: dict[str, tuple[str, ...]] = {
-    "LSTM": ("time_major",),
-    "GRU": ("time_major",),
-    "SimpleRNN": ("time_major",),
+    name: tuple(row.key for row in KEY_ROWS if row.class_name == name and row.action == "drop")
+    for name in sorted({row.class_name for row in KEY_ROWS if row.action == "drop"})
 }
-"""Layer arguments Keras 2 wrote that Keras 3 layers refuse; dropped when reading old files."""
+"""Layer arguments Keras 2 wrote that Keras 3 layers refuse (from the table in
+`kerasx.io._keras2_table`); dropped when reading old files if Keras 3 can do without them."""
 
 
 def keras3_legacy_config(node: Any) -> Any:
-    """A copy of a Keras 2 model configuration without arguments Keras 3 refuses."""
-    if isinstance(node, list):
-        return [keras3_legacy_config(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result = {key: keras3_legacy_config(value) for key, value in node.items()}
-    drop = KERAS2_ONLY_KEYS.get(str(result.get("class_name")), ())
-    if drop and isinstance(result.get("config"), dict):
-        result["config"] = {k: v for k, v in result["config"].items() if k not in drop}
-    return result
+    """A copy of a Keras 2 model configuration that Keras 3's legacy reader rebuilds.
+
+    See `kerasx.io._keras2_translate.translate_keras2_config` (the renames are logged).
+    """
+    import kerasx.layers._keras2  # noqa: F401  (registers the safe stand-in layers)
+
+    return translate_keras2_config(node)[0]
 
 
 _BASE_OPTIMIZER_KEYS = frozenset(
@@ -139,9 +138,7 @@ def compile_from_training_config(
         custom_objects: custom classes and functions by name, or None.
     """
     arguments: dict[str, Any] = {
-        "optimizer": optimizer_from_config(
-            training_config.get("optimizer_config"), custom_objects
-        ),
+        "optimizer": optimizer_from_config(training_config.get("optimizer_config"), custom_objects),
         "loss": _loss_or_metric(training_config.get("loss"), "loss"),
         "metrics": _loss_or_metric(training_config.get("metrics"), "metric"),
         "weighted_metrics": _loss_or_metric(training_config.get("weighted_metrics"), "metric"),
@@ -232,8 +229,7 @@ def _positional_assignments(optimizer: Any, saved: list[tuple[str, Any]]) -> lis
     variables = optimizer.variables
     if len(saved) != len(variables):
         raise _StateMismatch(
-            f"the file holds {len(saved)} optimizer variables, the optimizer has "
-            f"{len(variables)}"
+            f"the file holds {len(saved)} optimizer variables, the optimizer has {len(variables)}"
         )
     assignments = []
     for (name, value), variable in zip(saved, variables):

@@ -26,7 +26,9 @@ def allowed_names(custom_objects: dict[str, Any] | None) -> set[str]:
     """Names the caller vouches for: `custom_objects` keys and Keras's registered objects."""
     import keras
 
-    import kerasx.layers._blocks  # noqa: F401  (registers kerasx's own layers, so Keras can load them)
+    # Registers kerasx's own layers, and the stand-ins for Keras 2's helper layers, with Keras.
+    import kerasx.layers._blocks
+    import kerasx.layers._keras2  # noqa: F401
 
     names = set(custom_objects or {})
     names.update(keras.saving.get_custom_objects())

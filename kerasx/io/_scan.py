@@ -8,12 +8,17 @@ code.
 What counts as a finding:
 
 - a `Lambda` layer in any form (Keras 3's `__lambda__` dict, Keras 2's `[code, defaults,
-  closure]` list or its marshalled byte code), and Keras 2's `TFOpLambda`/`SlicingOpLambda`;
+  closure]` list or its marshalled byte code), and Keras 2's `SlicingOpLambda`;
+- a Keras 2 `TFOpLambda` unless it calls an op on kerasx's allow-list
+  (`kerasx.io._keras2_table.TF_OPS`) with arguments that check out: such a layer is rebuilt
+  from the table as a Keras 3 layer, never by calling the op it names; any other is refused,
+  with the op's name;
 - layers that load or run foreign programs: `TFSMLayer`, `TorchModuleWrapper`, `JaxLayer`,
   `FlaxLayer`;
 - a serialised function (`class_name: "function"`) outside Keras's activations, losses,
   metrics, initializers and regularizers;
-- a `module` outside Keras;
+- a `module` outside Keras (except TensorFlow's own initializer classes, which are mapped
+  to `keras.initializers` by name);
 - a `registered_name` that is neither registered in this process nor in `custom_objects`;
 - a string file path in a layer configuration (for example a `StringLookup` vocabulary file).
 """
@@ -23,6 +28,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from kerasx.io._keras2_ops import tf_op_problem
+from kerasx.io._keras2_table import CLASS_ROWS, INITIALIZER_CLASSES, TF_INITIALIZER_MODULE
 
 __all__ = ["FORBIDDEN_CLASSES", "KERASX_REGISTERED_NAMES", "SAFE_FUNCTION_MODULES", "scan_config"]
 
@@ -52,6 +60,9 @@ SAFE_FUNCTION_MODULES: tuple[str, ...] = (
 )
 """Modules a serialised plain function (`class_name: "function"`) may come from."""
 
+_REPLACED_CLASSES = frozenset(row.class_name for row in CLASS_ROWS if row.new_class)
+"""Keras 2 classes (the applications' helper layers) that are rebuilt as kerasx's safe layers."""
+
 _PATH_KEYS = frozenset(
     {
         "vocabulary",
@@ -69,8 +80,11 @@ _PATH_PATTERN = re.compile(r"^(/|~|\./|\.\./|[A-Za-z]:[\\/]|\\\\)|://")
 _NOT_PATH_KEYS = frozenset({"name", "class_name", "registered_name", "module"})
 
 
-KERASX_REGISTERED_NAMES = frozenset({"kerasx>ResidualBlock"})
-"""kerasx's own serialisable classes (in `kerasx.layers._blocks`): as trusted as Keras's own."""
+KERASX_REGISTERED_NAMES = frozenset(
+    {"kerasx>ResidualBlock", "kerasx>ScaleSum", "kerasx>LayerScale", "kerasx>TensorOp"}
+)
+"""kerasx's own serialisable classes (in `kerasx.layers._blocks` and `kerasx.layers._keras2`):
+as trusted as Keras's own."""
 
 
 def scan_config(config: Any, allowed_names: Iterable[str] = ()) -> list[str]:
@@ -134,6 +148,15 @@ def _check_object(
     module = node.get("module")
     registered = node.get("registered_name")
     vouched = class_name in allowed or (registered is not None and registered in allowed)
+    if class_name in _REPLACED_CLASSES and (module is None or _is_keras_module(str(module))):
+        vouched = True  # Keras's own helper layer, replaced by kerasx's safe equivalent
+    if class_name == "TFOpLambda" and not _has_code(node):
+        problem = tf_op_problem(node)
+        if problem is not None:
+            findings.append(f"layer '{layer}': TFOpLambda refused: {problem}")
+        return
+    if module == TF_INITIALIZER_MODULE and class_name in INITIALIZER_CLASSES:
+        return
     if isinstance(class_name, str) and class_name in FORBIDDEN_CLASSES:
         findings.append(f"layer '{layer}': {class_name} ({FORBIDDEN_CLASSES[class_name]})")
         return
@@ -161,6 +184,20 @@ def _check_object(
             f"layer '{layer}': registered_name '{registered}' is not registered in this "
             "process and not in custom_objects"
         )
+
+
+def _has_code(node: dict[str, Any]) -> bool:
+    """Whether a TFOpLambda carries anything beyond what an allow-listed one may hold: a
+    configuration key other than its name, dtype and op, or a module or registered name
+    other than Keras's own (which Keras 3 would import or look up)."""
+    inner = node.get("config")
+    allowed = {"name", "trainable", "dtype", "function"}
+    module = node.get("module")
+    if module is not None and not _is_keras_module(str(module)):
+        return True
+    if node.get("registered_name") not in (None, "TFOpLambda"):
+        return True
+    return not isinstance(inner, dict) or bool(set(inner) - allowed)
 
 
 def _is_keras_module(module: str) -> bool:

@@ -28,7 +28,7 @@ from helpers import run_cli
 def test_public_names_are_pinned():
     assert sorted(kerasx.io.__all__) == sorted(
         ["save", "load", "save_weights", "load_weights", "to_json", "from_json", "export",
-         "inspect", "convert", "save_history", "load_history"]
+         "ExportReport", "inspect", "convert", "save_history", "load_history"]
     )
     assert load_model is kerasx.io.load and save_model is kerasx.io.save
     assert model_from_json is kerasx.io.from_json
@@ -333,7 +333,9 @@ def test_cli_inspect_and_convert(tmp_path, seed_model):
 @pytest.mark.slow
 def test_export_saved_model_and_trusted_load(tmp_path, tiny_model):
     model, (x, _) = tiny_model
-    folder = kerasx.io.export(model, tmp_path / "served")
+    report = kerasx.io.export(model, tmp_path / "served")
+    folder = report.path
+    assert folder == tmp_path / "served" and report.max_abs_diff <= 1e-5
     assert (folder / "saved_model.pb").exists()
     served = kerasx.io.load(folder, trusted=True)
     outputs = served(x[:3])  # the serving signature's outputs, by name
