@@ -348,6 +348,10 @@ class Checkpoint(keras.callbacks.Callback):
         meta["seed"] = run.seed
         meta["history"] = history.to_dict() if history is not None else {}
         meta["history_epochs"] = list(history.epoch) if history is not None else []
+        rows = getattr(history, "epoch_logs", None)
+        if rows is not None:  # each epoch's logs, sparse names included (kerasx.History)
+            meta["history_logs"] = [rows.get(epoch, {}) for epoch in meta["history_epochs"]]
+        meta["lr_schedule"] = run.lr_schedule
         return meta
 
     def _remove_old_states(self) -> None:

@@ -19,6 +19,7 @@ def defaults(
     monitor: str = "val_loss",
     patience: int | None = None,
     progress: str | bool = "auto",
+    tensorboard: bool = True,
 ) -> list[Any]:
     """The default callbacks of `kerasx.fit`, in the order it uses them.
 
@@ -28,6 +29,11 @@ def defaults(
       `patience` is set);
     - `HistoryLogger(run_dir / "history.csv")`: `history.csv` and `history.json` (only with a
       `run_dir`);
+    - `TensorBoardLogger(run_dir / "tensorboard")`: TensorBoard event files (only with a
+      `run_dir` and `tensorboard=True`; when the `tensorboard` package is missing, a warning
+      says once per process how to install it, `pip install "kerasx[tensorboard]"`, and the
+      logger is left out). `kerasx.fit` runs it after the checkpoints, so that an epoch is
+      written once its resume state is saved;
     - `TerminateOnNaN()`;
     - `ProgressBar("auto")` (unless `progress=False`).
 
@@ -41,12 +47,14 @@ def defaults(
             Defaults to `None`.
         progress: `"auto"` or `True` for a `ProgressBar`, `False` for none.
             Defaults to `"auto"`.
+        tensorboard: write TensorBoard logs to `run_dir / "tensorboard"`. Defaults to `True`.
 
     Returns:
         A new list of callback instances.
 
     Raises:
-        ConfigurationError: for a negative or non-integer `patience` or an unknown `progress`.
+        ConfigurationError: for a negative or non-integer `patience`, an unknown `progress` or
+            a `tensorboard` that is not a bool.
 
     Example:
 
@@ -60,6 +68,11 @@ def defaults(
     from kerasx.callbacks._checkpoint import Checkpoint
     from kerasx.callbacks._history_logger import HistoryLogger
     from kerasx.callbacks._progress import ProgressBar
+    from kerasx.callbacks._tensorboard import (
+        TensorBoardLogger,
+        tensorboard_available,
+        tensorboard_missing_warning,
+    )
 
     if patience is not None and (
         isinstance(patience, bool) or not isinstance(patience, int) or patience < 0
@@ -74,6 +87,10 @@ def defaults(
         raise ConfigurationError(
             f'`progress` must be "auto", True or False. Received: progress={progress!r}.'
         )
+    if not isinstance(tensorboard, bool):
+        raise ConfigurationError(
+            f"`tensorboard` must be True or False. Received: tensorboard={tensorboard!r}."
+        )
     callbacks: list[Any] = []
     folder = Path(run_dir) if run_dir is not None else None
     if folder is not None:
@@ -86,6 +103,10 @@ def defaults(
         )
     if folder is not None:
         callbacks.append(HistoryLogger(folder / "history.csv"))
+        if tensorboard and tensorboard_available():
+            callbacks.append(TensorBoardLogger(folder / "tensorboard"))
+        elif tensorboard:
+            tensorboard_missing_warning(stacklevel=4)  # the caller of kerasx.fit
     callbacks.append(keras.callbacks.TerminateOnNaN())
     if progress is not False:
         callbacks.append(ProgressBar("auto"))

@@ -6,10 +6,12 @@ epoch) is a NumPy `.npz` zip that holds everything exact resume needs as one uni
 variables (weights, non-trainable variables and the dropout seed-generator states), the
 optimizer's variables (iterations, learning rate, moments), the arrays of stateful callbacks
 (early-stopping best weights), for a mid-epoch state the metric accumulators of the epoch so
-far, and a JSON document (`meta`) with the epoch count, the history, the state of every
-stateful callback, the data generator's state and the architecture fingerprint. Because it is
-a single file replaced with `os.replace`, a kill at any moment leaves either the previous state
-or the new one, never a mix.
+far, and a JSON document (`meta`) with the epoch count, the history (`history` as Keras's
+lists, `history_logs` as each epoch's logs, so that a name logged on some epochs only stays
+with its epoch), the learning-rate schedule `kerasx.fit` set (`lr_schedule`), the state of
+every stateful callback, the data generator's state and the architecture fingerprint. Because
+it is a single file replaced with `os.replace`, a kill at any moment leaves either the previous
+state or the new one, never a mix.
 
 Callback state is a protocol: a callback with `get_state()` (a JSON-serialisable dict) and
 `set_state(state)` is saved and restored without kerasx knowing its fields. Keras's
@@ -17,7 +19,9 @@ Callback state is a protocol: a callback with `get_state()` (a JSON-serialisable
 weights. Format history: `STATE_FORMAT` 1 kept only the `EarlyStopping` counters
 (`meta["early_stopping"]`, arrays `early_stopping_<i>`); 2 keeps every stateful callback, in
 order (`meta["callbacks"]`: `{"class", "state"}` and, for an adapted one, `"adapter"`; its
-arrays `callback_<i>`). Format 1 files are still read.
+arrays `callback_<i>`). Format 1 files are still read. `history_logs` and `lr_schedule` were
+added to format 2 later: a state without them reads as one without a schedule, its epochs'
+logs rebuilt from the lists.
 """
 
 from __future__ import annotations
@@ -210,6 +214,8 @@ class RunContext:
         failed: why training failed (a NaN loss), or None.
         fingerprint: `fingerprint(model)`, computed once.
         architecture: `architecture(model)`, computed once.
+        lr_schedule: the learning-rate schedule `kerasx.fit` set (`{"name", "warmup"}`), or
+            None; the state files record it so that a resume can check it.
     """
 
     run_dir: Path | None = None
@@ -223,6 +229,7 @@ class RunContext:
     failed: str | None = None
     fingerprint: str = ""
     architecture: dict[str, Any] = field(default_factory=dict)
+    lr_schedule: dict[str, Any] | None = None
 
     @property
     def run_ends(self) -> bool:

@@ -43,6 +43,7 @@ from kerasx.cli._doctor_checks import (
     check_legacy_keras,
     check_package,
     check_python,
+    check_tensorboard,
     check_tested_range,
     distribution_version,
     environment,
@@ -64,8 +65,8 @@ from kerasx.cli._doctor_tensorflow import (
 __all__ = ["HELP", "DoctorReport", "add_arguments", "diagnose", "format_report", "run"]
 
 HELP = (
-    "check Python, TensorFlow, Keras, GPUs, CUDA, Graphviz and Keras's home; say how to fix "
-    "what is wrong"
+    "check Python, TensorFlow, Keras, GPUs, CUDA, Graphviz, TensorBoard and Keras's home; say "
+    "how to fix what is wrong"
 )
 
 _MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
@@ -216,6 +217,7 @@ def _package_checks() -> list[Check]:
             purpose="plot_model then uses kerasx's built-in renderer",
             fix='Install it: `pip install "pydot>=2.0"`.',
         ),
+        check_tensorboard(),
     ]
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "check_legacy_keras",
     "check_package",
     "check_python",
+    "check_tensorboard",
     "distribution_version",
     "environment",
     "keras_home",
@@ -384,6 +385,44 @@ def check_package(name: str, *, required: bool, purpose: str, fix: str) -> Check
         status = FAIL if required else WARN
         return Check(name, status, f"{name} is not installed ({purpose})", fix)
     return Check(name, OK, f"{name} {version}")
+
+
+def check_tensorboard(
+    version: str | None = None, *, importable: bool | None = None
+) -> Check:
+    """Whether the optional `tensorboard` package (the `kerasx[tensorboard]` extra) is there.
+
+    `kerasx.fit` writes TensorBoard logs to its run directory with it; without it, it trains
+    all the same and says once that the logs are off.
+
+    Args:
+        version: the installed version, when already known. Defaults to `None`, which means
+            look it up.
+        importable: whether `import tensorboard` can work. Defaults to `None`, which means
+            ask the import system.
+
+    Returns:
+        A `Check` named `"tensorboard"`: a warning when it is missing.
+    """
+    if version is None:
+        version = distribution_version("tensorboard")
+    if importable is None:
+        importable = importlib.util.find_spec("tensorboard") is not None
+    if version is None or not importable:
+        return Check(
+            "tensorboard",
+            WARN,
+            f"tensorboard is not installed ({_TENSORBOARD_PURPOSE})",
+            _TENSORBOARD_FIX,
+        )
+    return Check("tensorboard", OK, f"tensorboard {version}: kerasx.fit writes TensorBoard logs")
+
+
+_TENSORBOARD_PURPOSE = "kerasx.fit writes no TensorBoard logs to its run directory"
+_TENSORBOARD_FIX = (
+    'Install the extra: `pip install "kerasx[tensorboard]"` (or pass `tensorboard=False` to '
+    "kerasx.fit to do without)."
+)
 
 
 def _padded(version: str) -> tuple[int, ...]:

@@ -25,6 +25,7 @@ from kerasx.callbacks._defaults import PROGRESS_VALUES, defaults
 from kerasx.callbacks._history_logger import HistoryLogger
 from kerasx.callbacks._live_plot import LivePlot
 from kerasx.callbacks._run_state import LoadedState, saved_stop
+from kerasx.callbacks._tensorboard import TensorBoardLogger
 from kerasx.errors import ConfigurationError, TrainingError
 from kerasx.models._compile import fit_steps_per_execution, labels_pending, resolve_labels
 from kerasx.training._distribute import (
@@ -44,6 +45,14 @@ from kerasx.training._feeds import (
     train_input,
 )
 from kerasx.training._history import History, last_seed
+from kerasx.training._lr_schedules import (
+    LearningRateLog,
+    apply_schedule,
+    changing_rate,
+    check_resumed_schedule,
+    check_schedule_arguments,
+    schedule_description,
+)
 from kerasx.training._resume import (
     build_metrics,
     finish_restored,
@@ -60,7 +69,9 @@ __all__ = ["fit"]
 _log = logging.getLogger(__name__)
 
 
-def _check_arguments(model: Any, epochs: Any, progress: Any, fit_kwargs: dict[str, Any]) -> None:
+def _check_arguments(
+    model: Any, epochs: Any, progress: Any, tensorboard: Any, fit_kwargs: dict[str, Any]
+) -> None:
     """Refuse what `fit` cannot train with, before anything is changed."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigurationError(
@@ -77,6 +88,10 @@ def _check_arguments(model: Any, epochs: Any, progress: Any, fit_kwargs: dict[st
     ):
         raise ConfigurationError(
             f'`progress` must be "auto", True or False. Received: progress={progress!r}.'
+        )
+    if not isinstance(tensorboard, bool):
+        raise ConfigurationError(
+            f"`tensorboard` must be True or False. Received: tensorboard={tensorboard!r}."
         )
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         raise ConfigurationError(
@@ -100,15 +115,17 @@ def _resolve_callbacks(
     monitor: str,
     patience: int | None,
     progress: Any,
+    tensorboard: bool,
 ) -> list[Any]:
     """The callback list: `"default"` expanded to `kerasx.callbacks.defaults(...)`."""
+    options = dict(monitor=monitor, patience=patience, progress=progress, tensorboard=tensorboard)
     if isinstance(callbacks, str):
         if callbacks != "default":
             raise ConfigurationError(
                 '`callbacks` must be "default", or a list of callbacks that may contain the '
                 f'string "default". Received: callbacks={callbacks!r}.'
             )
-        return defaults(run_dir, monitor=monitor, patience=patience, progress=progress)
+        return defaults(run_dir, **options)
     if callbacks is None:
         return []
     if not isinstance(callbacks, list | tuple):
@@ -119,9 +136,7 @@ def _resolve_callbacks(
     resolved: list[Any] = []
     for item in callbacks:
         if isinstance(item, str) and item == "default":
-            resolved.extend(
-                defaults(run_dir, monitor=monitor, patience=patience, progress=progress)
-            )
+            resolved.extend(defaults(run_dir, **options))
         elif isinstance(item, keras.callbacks.Callback):
             resolved.append(item)
         else:
@@ -146,7 +161,7 @@ def _new_run(run_dir: Path | None, epochs: int, callbacks: list[Any], feed: Feed
     ]
     run.checkpoints = [cb for cb in callbacks if isinstance(cb, Checkpoint)]
     for callback in callbacks:
-        if isinstance(callback, Checkpoint | HistoryLogger | LivePlot):
+        if isinstance(callback, Checkpoint | HistoryLogger | LivePlot | TensorBoardLogger):
             callback.run = run
     for checkpoint in run.checkpoints:
         checkpoint.track(callbacks, data=feed.generator)
@@ -154,8 +169,14 @@ def _new_run(run_dir: Path | None, epochs: int, callbacks: list[Any], feed: Feed
 
 
 def _finished_run(model: Any, run: FitRun, loaded: LoadedState, callbacks: list[Any]) -> History:
-    """The history of a run that has nothing left to train, with the model at its end."""
+    """The history of a run that has nothing left to train, with the model at its end (and
+    its TensorBoard logs complete: a kill may have come between the last state and them)."""
     finish_restored(model, loaded, callbacks)
+    for logger in callbacks:
+        if isinstance(logger, TensorBoardLogger):
+            logger.set_model(model)
+            logger.sync()
+            logger.close()
     history = run.history
     history.finished = True
     history.stopped_early = saved_stop(loaded.meta)
@@ -164,17 +185,21 @@ def _finished_run(model: Any, run: FitRun, loaded: LoadedState, callbacks: list[
     return history
 
 
-def _order_callbacks(feed: Feed, run: FitRun, callbacks: list[Any]) -> list[Any]:
+def _order_callbacks(model: Any, feed: Feed, run: FitRun, callbacks: list[Any]) -> list[Any]:
     """The list `model.fit` gets: the generators' epoch hooks and the guard first (they
-    decide what the epoch ending now is), then the callbacks, the history, and the
-    checkpoints last (they save what all the others recorded, and restore the callbacks'
-    states after their `on_train_begin`)."""
+    decide what the epoch ending now is), the learning rate's log when it follows a schedule,
+    then the callbacks, the history, the checkpoints (they save what all the others recorded,
+    and restore the callbacks' states after their `on_train_begin`), and the TensorBoard
+    loggers last (an epoch is written once its state is saved)."""
+    last = (Checkpoint, TensorBoardLogger)
     return [
         *feed.callbacks,
         RunGuard(run),
-        *(cb for cb in callbacks if not isinstance(cb, Checkpoint)),
+        *([LearningRateLog()] if changing_rate(model.optimizer) else []),
+        *(cb for cb in callbacks if not isinstance(cb, last)),
         run.history,
         *run.checkpoints,
+        *(cb for cb in callbacks if isinstance(cb, TensorBoardLogger)),
     ]
 
 
@@ -288,6 +313,9 @@ def fit(
     progress: str | bool = "auto",
     seed: int | None = None,
     strategy: Any = None,
+    lr_schedule: str | None = None,
+    warmup: float = 0.0,
+    tensorboard: bool = True,
     **fit_kwargs: Any,
 ) -> History:
     """Train `model` with checkpoints, logs, a progress bar and exact resume.
@@ -298,7 +326,10 @@ def fit(
     writes one atomic state file (weights, optimizer state, dropout RNG states, history,
     DataGenerator position, and the state of every callback that has `get_state()` and
     `set_state(state)`, early-stopping counters included: see `kerasx.callbacks.Checkpoint`),
-    `best.keras` when the monitored value improves, and `history.csv`/`history.json`.
+    `best.keras` when the monitored value improves, `history.csv`/`history.json`, and
+    TensorBoard event files in `run_dir/tensorboard/` (every metric and the learning rate per
+    epoch, each epoch exactly once across kills and resumes; see
+    `kerasx.callbacks.TensorBoardLogger`).
 
     Calling `fit` again with the same `run_dir` (after a crash, a kill or SIGTERM) continues
     from the last completed epoch. With `seed_everything(seed, deterministic=True)` the final
@@ -347,6 +378,19 @@ def fit(
             Defaults to `None`.
         strategy: a `tf.distribute.Strategy` or a name for `kerasx.runtime.strategy`; the
             model's variables must have been created in its scope. Defaults to `None`.
+        lr_schedule: `None` keeps the optimizer's learning rate; `"cosine"` (cosine decay to 0,
+            after an optional linear warm-up) or `"onecycle"` (Smith's one-cycle policy) set
+            it at every step from the global step (the optimizer's `iterations`, saved in the
+            run state, so a resumed run gets the same rates), over `epochs` x the batches per
+            epoch, with the optimizer's learning rate as the peak. The exact formulas are in
+            the training guide. The learning rate at the end of each epoch is then logged as
+            `"learning_rate"` (history, its files and TensorBoard). Defaults to `None`.
+        warmup: for `"cosine"`, the fraction of the steps (in `[0, 1)`) over which the rate
+            rises linearly from 0 to the peak; for `"onecycle"`, the fraction spent rising from
+            peak / 25 (`0.0` means Smith's 0.3). Defaults to `0.0`.
+        tensorboard: with a `run_dir`, write TensorBoard logs to `run_dir/tensorboard/` (part
+            of the default callbacks; needs `pip install "kerasx[tensorboard]"`, else a
+            warning says so once). Defaults to `True`.
         **fit_kwargs: passed to `model.fit`.
 
     Returns:
@@ -355,20 +399,24 @@ def fit(
 
     Raises:
         ConfigurationError: for a bad argument, an uncompiled model, an unbuilt model resumed
-            from a state, a `run_dir` written by a different architecture, or a model not
-            created under `strategy`.
+            from a state, a `run_dir` written by a different architecture or with another
+            `lr_schedule`, a model not created under `strategy`, or an `lr_schedule` with an
+            optimizer whose learning rate is already a schedule, with a callback that sets the
+            learning rate, or with an input whose batches per epoch are unknown (pass
+            `steps_per_epoch`).
         CorruptFileError: if the newest state file in `run_dir` cannot be read.
         TrainingError: if the loss became NaN or infinite (the last good state is kept).
 
     Example:
 
     ```python
-    history = kerasx.fit(model, x, y, epochs=10, validation_split=0.1, run_dir="runs/a")
+    history = kerasx.fit(model, x, y, epochs=10, validation_split=0.1, run_dir="runs/a",
+                         lr_schedule="cosine", warmup=0.05)
     print(history.best())           # (epoch, val_loss)
+    # tensorboard --logdir runs/a/tensorboard
     ```
     """
-    _check_arguments(model, epochs, progress, fit_kwargs)
-    _learn_labels(model, x, y)
+    _check_arguments(model, epochs, progress, tensorboard, fit_kwargs)
     verbose = fit_kwargs.pop("verbose", None)
     if verbose is not None and progress == "auto" and progress is not True:
         progress = False  # the caller chose Keras's own progress output
@@ -377,15 +425,25 @@ def fit(
     if strategy is not None:
         check_strategy(model, strategy)
     folder = Path(run_dir) if run_dir is not None else None
-    callback_list = _resolve_callbacks(callbacks, folder, monitor, patience, progress)
+    callback_list = _resolve_callbacks(
+        callbacks, folder, monitor, patience, progress, tensorboard
+    )
+    check_schedule_arguments(lr_schedule, warmup, model, callback_list)
+    _learn_labels(model, x, y)
     feed = prepare_input(
         model, x, y, batch_size=batch_size, validation_data=validation_data,
         validation_split=validation_split, seed=seed if seed is not None else last_seed(),
         fit_kwargs=fit_kwargs, resumable=folder is not None,
     )
     run = _new_run(folder, epochs, callback_list, feed)
+    run.lr_schedule = schedule_description(lr_schedule, warmup)
 
     loaded = open_run(model, run, callback_list, resume=resume)
+    if loaded is not None:
+        check_resumed_schedule(loaded.meta, run.lr_schedule, folder)
+    if lr_schedule is not None:
+        steps = batches_per_epoch(feed, feed.x)
+        apply_schedule(model, lr_schedule, warmup, epochs, steps, fresh=loaded is None)
     if loaded is not None:
         restore_run(model, run, loaded)
         run.resumed_from_epoch = run.history.resumed_from_epoch = run.start_epoch
@@ -400,6 +458,6 @@ def fit(
     run.seed = seed if seed is not None else last_seed()
     start_run(run, monitor)
 
-    ordered = _order_callbacks(feed, run, callback_list)
+    ordered = _order_callbacks(model, feed, run, callback_list)
     previous = _train(model, run, feed, ordered, verbose, monitor)
     return _finish(run, previous)

@@ -20,7 +20,7 @@ from kerasx.callbacks._checkpoint import infer_mode
 from kerasx.callbacks._run_state import RunContext
 from kerasx.errors import ConfigurationError
 
-__all__ = ["History", "last_seed", "seed_everything"]
+__all__ = ["History", "aligned_logs", "last_seed", "seed_everything"]
 
 _seed: int | None = None
 
@@ -80,6 +80,21 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> int:
     return seed
 
 
+def aligned_logs(
+    history: dict[str, list[float]], epochs: Sequence[int]
+) -> dict[int, dict[str, float]]:
+    """Each epoch's logs from history lists: the names with one value per epoch.
+
+    A name with fewer values (logged on some epochs only) cannot be placed and is left out.
+    """
+    rows: dict[int, dict[str, float]] = {int(e): {} for e in epochs}
+    for key, values in history.items():
+        if len(values) == len(epochs):
+            for e, value in zip(epochs, values):
+                rows[int(e)][key] = float(value)
+    return rows
+
+
 class History(keras.callbacks.History):
     """The record of a training run, continuous across resumed runs.
 
@@ -95,6 +110,10 @@ class History(keras.callbacks.History):
         stopped_early: whether early stopping ended the run.
         interrupted: whether SIGTERM cut this call short.
         run_dir: the run directory, or None.
+        epoch_logs: each epoch's logs keyed by epoch, `{epoch: {"loss": ..., ...}}`: what
+            `history` holds as lists, with a name logged on some epochs only (`val_*` with
+            `validation_freq`, `WeightMonitor(every=2)`) kept with its epoch. The run state
+            saves it; the TensorBoard logs are written from it on resume.
 
     Args:
         history: initial `{"name": [values]}`. Defaults to `None` (empty).
@@ -118,6 +137,7 @@ class History(keras.callbacks.History):
         self.history: dict[str, list[float]] = values
         length = max((len(v) for v in values.values()), default=0)
         self.epoch: list[int] = list(epoch) if epoch is not None else list(range(length))
+        self.epoch_logs: dict[int, dict[str, float]] = aligned_logs(values, self.epoch)
         self.resumed_from_epoch = 0
         self.trained_epochs = 0
         self.finished = False
@@ -139,7 +159,27 @@ class History(keras.callbacks.History):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.run is not None and self.run.epoch_partial:
             return
-        super().on_epoch_end(epoch, {key: float(v) for key, v in (logs or {}).items()})
+        row = {key: float(v) for key, v in (logs or {}).items()}
+        self.epoch_logs[epoch] = row
+        super().on_epoch_end(epoch, dict(row))
+
+    def restore(
+        self,
+        history: dict[str, Sequence[float]],
+        epoch: Sequence[int],
+        rows: Sequence[dict[str, float]] | None = None,
+    ) -> None:
+        """Set the epochs of a saved run: `history` lists, `epoch` indices and, when saved,
+        each epoch's logs (`rows`, in the order of `epoch`; else rebuilt with
+        `aligned_logs`)."""
+        self.history = {key: [float(v) for v in vals] for key, vals in history.items()}
+        self.epoch = [int(e) for e in epoch]
+        if rows is not None and len(rows) == len(self.epoch):
+            self.epoch_logs = {
+                e: {key: float(v) for key, v in row.items()} for e, row in zip(self.epoch, rows)
+            }
+        else:
+            self.epoch_logs = aligned_logs(self.history, self.epoch)
 
     def to_dict(self) -> dict[str, list[float]]:
         """A plain copy: `{"loss": [...], "val_loss": [...], ...}` of Python floats."""

@@ -31,6 +31,7 @@ from kerasx.callbacks._run_state import (
     paired_states,
     saved_stop,
 )
+from kerasx.callbacks._tensorboard import TensorBoardLogger
 from kerasx.errors import ConfigurationError
 from kerasx.runtime import model_strategy
 from kerasx.training._run import FitRun
@@ -55,6 +56,8 @@ def _start_over(run: FitRun, callbacks: Sequence[Any]) -> None:
         if isinstance(logger, HistoryLogger):
             logger.json_path.unlink(missing_ok=True)
             logger.csv_path.unlink(missing_ok=True)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.clear()
 
 
 def open_run(
@@ -67,7 +70,8 @@ def open_run(
     Args:
         model: the model to train.
         run: the run, with its directory and checkpoints.
-        callbacks: the callbacks of the run (history logs are removed with `resume=False`).
+        callbacks: the callbacks of the run (history and TensorBoard logs are removed with
+            `resume=False`).
         resume: whether to continue from the newest state; `False` removes the old states.
 
     Returns:
@@ -138,8 +142,7 @@ def restore_run(model: Any, run: FitRun, loaded: LoadedState) -> None:
     _restore_model(model, loaded)
     meta = loaded.meta
     history = run.history
-    history.history = {k: [float(v) for v in vals] for k, vals in meta["history"].items()}
-    history.epoch = [int(e) for e in meta.get("history_epochs", [])]
+    history.restore(meta["history"], meta.get("history_epochs", []), meta.get("history_logs"))
     run.start_epoch = int(meta["epoch"])
     run.step_offset = int(meta.get("step", 0))
     run.loaded = loaded

@@ -36,8 +36,13 @@ def _fit(callbacks: list, *, epochs: int = 2, initial_epoch: int = 0, spe: int =
 def test_defaults_composition(tmp_path: Path) -> None:
     names = [type(c).__name__ for c in kerasx.callbacks.defaults(tmp_path, patience=3)]
     assert names == [
-        "Checkpoint", "EarlyStopping", "HistoryLogger", "TerminateOnNaN", "ProgressBar"
+        "Checkpoint", "EarlyStopping", "HistoryLogger", "TensorBoardLogger", "TerminateOnNaN",
+        "ProgressBar",
     ]
+    names = [
+        type(c).__name__ for c in kerasx.callbacks.defaults(tmp_path, tensorboard=False)
+    ]
+    assert names == ["Checkpoint", "HistoryLogger", "TerminateOnNaN", "ProgressBar"]
     names = [type(c).__name__ for c in kerasx.callbacks.defaults(None, progress=False)]
     assert names == ["TerminateOnNaN"]
     message = r"`patience` must be None.*Received: patience=1\.5"

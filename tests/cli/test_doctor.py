@@ -28,11 +28,12 @@ from kerasx.cli._doctor_checks import (
     check_legacy_keras,
     check_package,
     check_python,
+    check_tensorboard,
     keras_home,
     requested_keras_backend,
 )
 
-from helpers import run_cli, slow_tests_selected
+from helpers import run_cli, run_python, slow_tests_selected
 
 # The slow runs each import TensorFlow in a fresh process; they start together, in the
 # background, while the fast tests of this module run.
@@ -79,6 +80,7 @@ EXPECTED_CHECKS = [
     "xla",
     "h5py",
     "pydot",
+    "tensorboard",
     "graphviz",
     "determinism",
     "keras_home",
@@ -229,6 +231,32 @@ def test_package_check_fails_for_a_required_package_and_warns_for_an_optional_on
     assert (required.status, required.fix) == (FAIL, "install it")
     assert required.detail == f"{absent} is not installed (saving)"
     assert check_package(absent, required=False, purpose="plots", fix="").status == WARN
+
+
+def test_tensorboard_check_reports_the_version_or_how_to_install_the_extra():
+    from importlib.metadata import version
+
+    here = check_tensorboard()  # the dev extra installs it
+    assert here.status == OK
+    assert here.detail.startswith(f"tensorboard {version('tensorboard')}")
+    missing = check_tensorboard("2.21.0", importable=False)
+    assert missing.status == WARN
+    assert "kerasx.fit writes no TensorBoard logs" in missing.detail
+    assert 'pip install "kerasx[tensorboard]"' in missing.fix
+    assert "tensorboard=False" in missing.fix
+
+
+def test_tensorboard_check_warns_when_the_package_cannot_be_imported():
+    code = (
+        "import sys; sys.modules['tensorboard'] = None\n"
+        "from kerasx.cli._doctor_checks import check_tensorboard\n"
+        "check = check_tensorboard(); print(check.status, '|', check.fix)"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    status, fix = result.stdout.strip().split(" | ")
+    assert status == WARN
+    assert 'pip install "kerasx[tensorboard]"' in fix
 
 
 def test_version_tuple_reads_the_leading_numbers():
