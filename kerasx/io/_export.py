@@ -219,6 +219,12 @@ def _check_path(path: Path, format: str) -> None:
                 f"Received: path={str(path)!r}. Pass a folder path; use `kerasx.io.save` for "
                 "a `.keras` file."
             )
+        if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").exists():
+            raise ConfigurationError(
+                "format='saved_model' replaces the folder at the path, but it holds files and "
+                f"no SavedModel, so they would be lost. Received: path={str(path)!r}. Pass a "
+                "new folder name (e.g. a subfolder of it), or an existing SavedModel folder."
+            )
         formats = {value: key for key, value in SUFFIXES.items()}
         if suffix in formats:
             raise ConfigurationError(

@@ -378,3 +378,13 @@ def test_litert_on_a_keras_without_it_says_to_upgrade(tmp_path):
     with pytest.raises(MissingDependencyError, match=r"cannot write LiteRT.*Upgrade Keras"):
         kerasx.io.export(mlp(), tmp_path / "model.tflite", format="litert", verify=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_model_never_replaces_a_folder_of_other_files(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "precious.txt").write_text("keep me")
+    with pytest.raises(ConfigurationError, match="no SavedModel, so they would be lost"):
+        kerasx.io.export(mlp(), results)
+    assert sorted(p.name for p in results.iterdir()) == ["precious.txt"]
+    assert (results / "precious.txt").read_text() == "keep me"
