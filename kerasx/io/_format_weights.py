@@ -158,7 +158,7 @@ def _file_keys(model: Any) -> list[tuple[str, Any]]:
 
 def _snake_case(name: str) -> str:
     """A class name as Keras writes it in weights files: `BatchNormalization` ->
-    `batch_normalization` (the rule of `keras.src.utils.naming.to_snake_case`, 3.12 and 3.15)."""
+    `batch_normalization` (Keras's own snake-case rule, checked on 3.12 and 3.15)."""
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()

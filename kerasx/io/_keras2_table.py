@@ -17,7 +17,6 @@ __all__ = [
     "CLASS_ROWS",
     "INITIALIZER_CLASSES",
     "KEY_ROWS",
-    "TF_INITIALIZER_MODULE",
     "TF_OPS",
     "ClassRow",
     "KeyRow",
@@ -118,10 +117,6 @@ CLASS_ROWS: tuple[ClassRow, ...] = (
 )
 """Class-level differences."""
 
-
-TF_INITIALIZER_MODULE = "tensorflow.python.ops.init_ops_v2"
-"""Where `tf.constant_initializer(0)` and friends say they come from in a Keras 2 file."""
-
 INITIALIZER_CLASSES: dict[str, str] = {
     name: name
     for name in (
@@ -142,8 +137,9 @@ INITIALIZER_CLASSES: dict[str, str] = {
         "Identity",
     )
 }
-"""TensorFlow's own initializer classes (in `TF_INITIALIZER_MODULE`) -> `keras.initializers`
-class of the same configuration."""
+"""TensorFlow's own initializer classes (their module path is
+`kerasx._compat.file_modules.TF_INITIALIZER_MODULE`) -> the `keras.initializers` class of the
+same configuration."""
 
 
 class OpRow(NamedTuple):

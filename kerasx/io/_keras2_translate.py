@@ -9,7 +9,8 @@ and never imports or calls anything the file names. It:
   RNN cells, stacked cells and sub-models;
 - gives nested Keras 2 layers without a `module` Keras 3's (`keras.layers`), so the new-style
   deserialiser nested layers go through finds them;
-- maps TensorFlow's own initializers (`tensorflow.python.ops.init_ops_v2.Constant`) to Keras's;
+- maps TensorFlow's own initializers (`init_ops_v2.Constant`; the module path is in
+  `kerasx._compat.file_modules`) to Keras's;
 - rebuilds each `TFOpLambda` that calls an allow-listed op as a Keras 3 layer
   (`kerasx.io._keras2_ops`);
 - renames layers whose names contain `/` (Keras 3 forbids it): `/` becomes `_`, with `_2`,
@@ -23,13 +24,13 @@ import copy
 import logging
 from typing import Any
 
+from kerasx._compat.file_modules import TF_INITIALIZER_MODULE
 from kerasx.errors import SerializationError
 from kerasx.io._keras2_ops import translate_tf_op
 from kerasx.io._keras2_table import (
     ANY,
     CLASS_ROWS,
     INITIALIZER_CLASSES,
-    TF_INITIALIZER_MODULE,
     key_rows_for,
 )
 

@@ -29,8 +29,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from kerasx._compat.file_modules import KERAS_PRIVATE_FUNCTION_MODULES, TF_INITIALIZER_MODULE
 from kerasx.io._keras2_ops import tf_op_problem
-from kerasx.io._keras2_table import CLASS_ROWS, INITIALIZER_CLASSES, TF_INITIALIZER_MODULE
+from kerasx.io._keras2_table import CLASS_ROWS, INITIALIZER_CLASSES
 
 __all__ = ["FORBIDDEN_CLASSES", "KERASX_REGISTERED_NAMES", "SAFE_FUNCTION_MODULES", "scan_config"]
 
@@ -52,11 +53,7 @@ SAFE_FUNCTION_MODULES: tuple[str, ...] = (
     "keras.metrics",
     "keras.initializers",
     "keras.regularizers",
-    "keras.src.activations",
-    "keras.src.losses",
-    "keras.src.metrics",
-    "keras.src.initializers",
-    "keras.src.regularizers",
+    *KERAS_PRIVATE_FUNCTION_MODULES,
 )
 """Modules a serialised plain function (`class_name: "function"`) may come from."""
 
