@@ -19,6 +19,7 @@ __all__ = [
     "Row",
     "format_table",
     "interleaved_medians",
+    "mlp_784",
     "median_seconds",
     "median_interval",
     "paired_ratio",
@@ -283,3 +284,23 @@ def format_table(rows: list[Row]) -> str:
             f"| {_result(r)}{' - ' + r.note if r.note else ''} |"
         )
     return "\n".join(lines)
+
+
+def mlp_784(*, compile_kwargs: dict[str, Any] | None = None) -> Any:
+    """The benchmarks' MLP 784-128-10 (softmax), seeded; compiled with Adam and sparse
+    categorical cross-entropy plus `compile_kwargs`, or left uncompiled with `None`."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    if compile_kwargs is not None:
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", **compile_kwargs
+        )
+    return model

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, format_table, paired_ratio, ratio_row
+from _common import Row, format_table, mlp_784, paired_ratio, ratio_row
 
 __all__ = ["run"]
 
@@ -39,16 +39,7 @@ def run(quick: bool = False) -> list[Row]:
     y = rng.integers(0, 10, samples)
 
     def build() -> keras.Model:
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((784,)),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"),
-            ]
-        )
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        return model
+        return mlp_784(compile_kwargs={})
 
     ours_model, anchor_model = build(), build()
     folder = Path(tempfile.mkdtemp(prefix="kerasx-bench-fit-"))

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, format_table, paired_ratio, ratio_row
+from _common import Row, format_table, mlp_784, paired_ratio, ratio_row
 
 __all__ = ["run"]
 
@@ -37,23 +37,13 @@ BATCH = 32
 
 
 def _builder(kerasx_compile: bool) -> Callable[[], Any]:
-    import keras
 
     import kerasx
 
     def build() -> Any:
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((784,)),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"),
-            ]
-        )
         if kerasx_compile:
-            return kerasx.models.compile(model)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        return model
+            return kerasx.models.compile(mlp_784())
+        return mlp_784(compile_kwargs={})
 
     return build
 

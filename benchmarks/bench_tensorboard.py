@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, format_table, paired_samples, ratio_row
+from _common import Row, format_table, mlp_784, paired_samples, ratio_row
 
 __all__ = ["run"]
 
@@ -45,17 +45,7 @@ def run(quick: bool = False) -> list[Row]:
     y = rng.integers(0, 10, samples)
 
     def build() -> keras.Model:
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((784,)),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"),
-            ]
-        )
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        return model
+        return mlp_784(compile_kwargs={"metrics": ["accuracy"]})
 
     # The time spent in the logger's hooks, measured directly (the difference of the two
     # medians is within the machine's noise).
