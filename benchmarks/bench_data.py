@@ -23,7 +23,21 @@
    `M_MMAP_THRESHOLD` to 128 KiB for the rest of the process. After that every NumPy array of
    128 KiB or more (this work's are 400 KB) is a fresh `mmap` that page-faults as it is
    written, so one Keras fit would slow every later measurement in the process.
-3. Resident memory over 50 epochs with 2 thread workers, generator with a Python `transform`:
+3. Worker processes and threads through `kerasx.fit`, on a `load_batch` of about 10 ms of
+   mixed NumPy work: about 4 ms of calls on 16 numbers, during which the GIL is mostly held,
+   and 6 ms of ufuncs on 50,000 numbers, which release it (`_workloads.MixedWork`, calibrated
+   in each process before any fit). For 40-batch and 160-batch epochs (8 samples per batch),
+   `workers=2` against `workers=1`, threads and processes; goal at least 1.8x for 40-batch
+   epochs. A configuration's figure per round is the median of epochs 2-4 of one 4-epoch
+   `kerasx.fit` call (the first epoch starts the processes); the speed-ups are medians of one
+   ratio per round, the configurations taking turns in each round. Reference rows: the same
+   40 batches loaded by plain threads and by a warm `ProcessPoolExecutor`, no fit (how far
+   the work itself scales here); `model.fit(generator.to_dataset())` against
+   `kerasx.fit(generator)` with 2 processes; and the per-epoch set-up of each feed, an epoch
+   of one empty batch after the first epoch (goal for processes: at most 20 ms). The same
+   through plain `model.fit` (Keras's queue, which starts a process pool every epoch) runs in
+   a fresh process of its own, for the reasons given in 2.
+4. Resident memory over 50 epochs with 2 thread workers, generator with a Python `transform`:
    growth after epoch 2, through `kerasx.fit` (goal: less than 5%) and, for reference, through
    `model.fit`. Each in a fresh child process.
 
@@ -390,6 +404,206 @@ def bench_workers(quick: bool) -> list[Row]:
     ]
 
 
+# ---------------------------------------------------------------------- worker processes
+
+_FEED_EPOCHS = 4
+"""Epochs per `fit` call in the worker-process benchmark; the first is left out."""
+
+
+def _steady(times: list[float]) -> float:
+    return statistics.median(times[1:])
+
+
+def _small_model() -> Any:
+    import keras
+
+    from kerasx import models
+
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(1)])
+    return models.compile(model, optimizer="sgd", loss="mse")
+
+
+def _feed_epochs(model: Any, generator: Any, way: str, epochs: int) -> list[float]:
+    """Epoch times of one call: `kerasx.fit(generator)`, `model.fit(generator)` (Keras's
+    own queue) or `model.fit(generator.to_dataset())`."""
+    import kerasx
+
+    times: list[float] = []
+    timer = [epoch_timer(times)]
+    if way == "kerasx":
+        kerasx.fit(model, generator, epochs=epochs, callbacks=timer, progress=False)
+    elif way == "keras":
+        model.fit(generator, epochs=epochs, shuffle=False, verbose=0, callbacks=timer)
+    else:
+        model.fit(generator.to_dataset(), epochs=epochs, shuffle=False, verbose=0,
+                  callbacks=timer)
+        generator.close()
+    return times
+
+
+def _feed_configs(way: str, sizes: tuple[int, ...], small: int, large: int) -> dict[str, Any]:
+    """Name -> (generator, model, how it is fed, epochs per call)."""
+    from _workloads import MixedWork
+
+    configs: dict[str, Any] = {}
+    for batches in sizes:
+        for kind in ("threads", "processes"):
+            for workers in (1, 2):
+                generator = MixedWork(
+                    batches * 8, small=small, large=large, batch_size=8, seed=0,
+                    workers=workers, use_multiprocessing=kind == "processes",
+                )
+                configs[f"{kind} {workers} {batches}"] = (generator, way, _FEED_EPOCHS)
+    for kind in ("threads", "processes"):
+        idle = MixedWork(8, small=0, large=0, batch_size=8, seed=0, workers=2,
+                         use_multiprocessing=kind == "processes")
+        configs[f"setup {kind}"] = (idle, way, 6)
+    if way == "kerasx":
+        generator = MixedWork(sizes[0] * 8, small=small, large=large, batch_size=8, seed=0,
+                              workers=2, use_multiprocessing=True)
+        configs["to_dataset"] = (generator, "to_dataset", _FEED_EPOCHS)
+        idle = MixedWork(8, small=0, large=0, batch_size=8, seed=0, workers=2,
+                         use_multiprocessing=True)
+        configs["setup to_dataset"] = (idle, "to_dataset", 6)
+    return {name: (gen, _small_model(), how, epochs) for name, (gen, how, epochs) in
+            configs.items()}
+
+
+def _plain_seconds(generator: Any, workers: int, kind: str, pool: Any) -> float:
+    """Seconds to load all of `generator`'s batches with `workers` plain threads or
+    processes of the warm `pool`, no fit."""
+    from _workloads import load_in_turn
+
+    start = time.perf_counter()
+    if kind == "threads":
+        threads = [
+            threading.Thread(target=load_in_turn, args=(generator, k, workers))
+            for k in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        list(pool.map(load_in_turn, [generator] * workers, range(workers), [workers] * workers))
+    return time.perf_counter() - start
+
+
+def _feed_rounds(way: str, sizes: tuple[int, ...], rounds: int) -> dict[str, Any]:
+    """The worker-process benchmark in this process (see the module docstring, item 3)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from _workloads import calibrate
+
+    from kerasx.data._workers import worker_pool
+
+    small, large = calibrate()  # before any fit, see item 2 of the module docstring
+    configs = _feed_configs(way, sizes, small, large)
+    samples: dict[str, list[float]] = {name: [] for name in configs}
+    plain: dict[str, list[float]] = {f"{k} {w}": [] for k in ("threads", "processes")
+                                     for w in (1, 2)}
+    reference = configs[f"threads 1 {sizes[0]}"][0]
+    # The first worker pool starts multiprocessing's fork server, which then imports Keras
+    # and this module's workload once for every process it forks, the executor's included.
+    warm = configs[f"processes 2 {sizes[0]}"][0]
+    worker_pool(warm).load(0, 0, warm.batch_indices(0))
+    warm.close()
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        _plain_seconds(reference, 2, "processes", pool)  # both processes started and warm
+        names = list(configs)
+        for index in range(rounds):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                generator, model, how, epochs = configs[name]
+                samples[name].append(_steady(_feed_epochs(model, generator, how, epochs)))
+            for name in plain:
+                kind, workers = name.split()
+                plain[name].append(_plain_seconds(reference, int(workers), kind, pool))
+    return {"samples": samples, "plain": plain, "rounds": [small, large]}
+
+
+def _child_feed_rounds(way: str, sizes: tuple[int, ...], rounds: int) -> dict[str, Any]:
+    child = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--feeds", way, json.dumps(sizes),
+         str(rounds)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _speedup_row(samples: dict[str, list[float]], one: str, two: str, benchmark: str,
+                 goal: float | None, note: str) -> Row:
+    """`one` (1 worker) against `two` (2 workers): the median of the per-round speed-ups."""
+    ratios = [a / b for a, b in zip(samples[one], samples[two], strict=True)]
+    return ratio_row(
+        benchmark,
+        statistics.median(samples[one]),
+        statistics.median(samples[two]),
+        goal_ratio=goal,
+        higher_is_better=True,
+        anchor_name="workers=2",
+        ratio=statistics.median(ratios),
+        note=f"{note}; median of {len(ratios)} per-round ratios (range {min(ratios):.2f}-"
+        f"{max(ratios):.2f}x)",
+    )
+
+
+def bench_worker_processes(quick: bool) -> list[Row]:
+    sizes = (40,) if quick else (40, 160)
+    runs = [_child_feed_rounds("kerasx", sizes, 2 if quick else 4) for _ in range(1 if quick
+                                                                                  else 2)]
+    keras_run = _child_feed_rounds("keras", (sizes[0],), 2 if quick else 3)
+    samples = {name: [v for run in runs for v in run["samples"][name]]
+               for name in runs[0]["samples"]}
+    plain = {name: [v for run in runs for v in run["plain"][name]] for name in runs[0]["plain"]}
+    work = "x ~10 ms mixed NumPy (~4 ms holding the GIL)"
+    rows = []
+    for batches in sizes:
+        for kind in ("threads", "processes"):
+            rows.append(_speedup_row(
+                samples, f"{kind} 1 {batches}", f"{kind} 2 {batches}",
+                f"{batches}-batch epochs {work}, kerasx.fit: workers=2 vs workers=1, {kind}",
+                1.8 if batches == 40 else None,
+                "kerasx column: workers=1; ratio is the speed-up",
+            ))
+    for kind in ("threads", "processes"):
+        rows.append(_speedup_row(
+            plain, f"{kind} 1", f"{kind} 2",
+            f"the same {sizes[0]} batches loaded by plain {kind}, no fit: 2 vs 1",
+            None, "how far the work itself scales on this machine",
+        ))
+    rows.append(ratio_row(
+        f"model.fit(generator.to_dataset()) vs kerasx.fit(generator), {sizes[0]}-batch epochs, "
+        "workers=2 processes",
+        statistics.median(samples["to_dataset"]),
+        statistics.median(samples[f"processes 2 {sizes[0]}"]),
+        goal_ratio=None, anchor_name="kerasx.fit",
+        note="the same worker pool, started by the first pass",
+    ))
+    rows.append(ratio_row(
+        "per-epoch set-up, kerasx.fit with workers=2 processes: an epoch of one empty batch",
+        statistics.median(samples["setup processes"]), 0.020, goal_ratio=1.0,
+        anchor_name="the 20 ms goal",
+        note=f"after the first epoch; threads {statistics.median(samples['setup threads'])*1e3:.0f}"
+        f" ms, to_dataset with processes "
+        f"{statistics.median(samples['setup to_dataset'])*1e3:.0f} ms",
+    ))
+    keras_samples = keras_run["samples"]
+    rows.append(_speedup_row(
+        keras_samples, f"processes 1 {sizes[0]}", f"processes 2 {sizes[0]}",
+        f"the same {sizes[0]}-batch epochs through model.fit (Keras's queue, a process pool per "
+        "epoch): workers=2 vs 1, processes", None,
+        f"idle one-batch epoch: processes "
+        f"{statistics.median(keras_samples['setup processes'])*1e3:.0f} ms, threads "
+        f"{statistics.median(keras_samples['setup threads'])*1e3:.0f} ms; a fresh process",
+    ))
+    calibrated = sorted({tuple(run["rounds"]) for run in [*runs, keras_run]})
+    rows[-1].note += f"; rounds (small, large) per process: {calibrated}"
+    return rows
+
+
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -470,7 +684,12 @@ def run(quick: bool = False) -> list[Row]:
     if here not in sys.path:
         sys.path.insert(0, here)
     start = time.perf_counter()
-    rows = [*bench_fit_vs_tfdata(quick), *bench_workers(quick), *bench_memory(quick)]
+    rows = [
+        *bench_fit_vs_tfdata(quick),
+        *bench_workers(quick),
+        *bench_worker_processes(quick),
+        *bench_memory(quick),
+    ]
     rows[-1].note = (rows[-1].note + " " if rows[-1].note else "") + (
         f"(all data benchmarks took {time.perf_counter() - start:.0f} s)"
     )
@@ -480,6 +699,9 @@ def run(quick: bool = False) -> list[Row]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--workers"]:  # the child process of `_child_worker_epochs`
         print(json.dumps(_worker_epochs(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    elif sys.argv[1:2] == ["--feeds"]:  # the child process of `bench_worker_processes`
+        sizes = tuple(json.loads(sys.argv[3]))
+        print(json.dumps(_feed_rounds(sys.argv[2], sizes, int(sys.argv[4]))))
     elif sys.argv[1:2] == ["--memory"]:  # the child process of `bench_memory`
         print(json.dumps(_memory_rss(sys.argv[2], int(sys.argv[3]))))
     else:

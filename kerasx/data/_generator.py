@@ -2,8 +2,8 @@
 
 The order of the samples, the batches, their checks (`_checks.py`) and the state that makes a
 run resumable live here; the tf.data feeds live in `_pipeline.py`, and the subclasses behind
-`from_arrays`, `from_generator` and `split` in `_sources.py`, which names them with
-`register_constructors` (it imports this module, so this module does not import it).
+`from_arrays`, `from_generator` and `split` in `_sources.py`, which names them in
+`_registry.py` (it imports this module, so this module does not import it).
 """
 
 from __future__ import annotations
@@ -27,43 +27,18 @@ from kerasx.data._checks import (
     checked_init,
     load_error,
 )
+from kerasx.data._epochs import EpochCounter
+from kerasx.data._registry import constructor
 from kerasx.data._structure import describe_spec
-from kerasx.errors import DataError, MissingDependencyError
+from kerasx.data._workers import close_worker_pool
+from kerasx.errors import DataError
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["DataGenerator", "register_constructors"]
+__all__ = ["DataGenerator"]
 
 _SEED_BOUND = 2**31 - 1
-
-_CONSTRUCTORS: dict[str, Callable[..., Any]] = {}
-"""What `DataGenerator.from_arrays`, `from_generator` and `split` call, by method name."""
-
-
-def register_constructors(**constructors: Callable[..., Any]) -> None:
-    """Name what `DataGenerator.from_arrays`, `from_generator` and `split` call.
-
-    Those build subclasses that live in a module importing this one (`_sources.py`, which
-    calls this once); the table lets `DataGenerator` reach them without importing them back.
-
-    Args:
-        **constructors: method name -> the class or function that builds its result.
-    """
-    _CONSTRUCTORS.update(constructors)
-
-
-def _constructor(name: str) -> Callable[..., Any]:
-    constructor = _CONSTRUCTORS.get(name)
-    if constructor is None:
-        raise MissingDependencyError(
-            f"DataGenerator.{name} is not available: the module that defines the generator "
-            f"it builds was not imported. Received: a call to DataGenerator.{name} before "
-            "kerasx.data loaded it. Import DataGenerator from kerasx.data "
-            "(`from kerasx.data import DataGenerator`), which loads it."
-        )
-    return constructor
-
 
 class DataGenerator(PyDataset):
     """A `keras.utils.PyDataset` that loads batches of samples chosen by index.
@@ -75,8 +50,9 @@ class DataGenerator(PyDataset):
     `fit`, `evaluate` and `predict` accept a `DataGenerator` directly, with the usual
     `PyDataset` options `workers`, `use_multiprocessing` and `max_queue_size`. `kerasx.fit`
     feeds it to Keras as a `tf.data` pipeline instead, whose `workers` threads call
-    `load_batch` (process workers keep Keras's queue): faster, and it keeps TensorFlow's
-    `from_generator` out of the process (see the data guide, docs/guides/data.md).
+    `load_batch` (with `use_multiprocessing=True`, `workers` processes started once per
+    `fit`): faster, and it keeps TensorFlow's `from_generator` out of the process (see the
+    data guide, docs/guides/data.md).
     Pass `shuffle=False` to `fit`: the generator shuffles the samples itself, from its seed.
     With Keras's default `shuffle=True`, Keras also permutes the order of the batches with
     Python's global `random` module, which `(seed, epoch)` does not control.
@@ -100,7 +76,8 @@ class DataGenerator(PyDataset):
         workers: threads (or processes) that load batches in parallel during `fit`.
             Defaults to `1`.
         use_multiprocessing: use processes instead of threads; the generator must then be
-            picklable, which is checked up front. Defaults to `False`.
+            picklable, which is checked up front. Each worker receives a pickled copy when it
+            starts (see `close`). Defaults to `False`.
         max_queue_size: batches kept ready by the workers. Defaults to `10`.
 
     Raises:
@@ -170,8 +147,7 @@ class DataGenerator(PyDataset):
         self._kx_seed = int(seed)
         self._kx_drop_remainder = bool(drop_remainder)
         self._kx_use_multiprocessing = bool(use_multiprocessing)
-        self._kx_epoch = 0
-        self._kx_in_epoch = False
+        self._kx_epochs = EpochCounter()
         self._kx_order: tuple[int, int, np.ndarray] | None = None
         self._kx_checker = BatchChecker(batch_size)
         if type(self) is DataGenerator and self._kx_use_multiprocessing:
@@ -207,7 +183,7 @@ class DataGenerator(PyDataset):
     @property
     def epoch(self) -> int:
         """The epoch whose permutation `__getitem__` uses now."""
-        return self._kx_epoch
+        return self._kx_epochs.epoch
 
     @property
     def use_multiprocessing(self) -> bool:
@@ -233,7 +209,7 @@ class DataGenerator(PyDataset):
         """
         return {
             "seed": self._kx_seed,
-            "epoch": self._kx_epoch,
+            "epoch": self._kx_epochs.epoch,
             "num_samples": self._kx_num_samples,
             "batch_size": self._kx_batch_size,
             "shuffle": self._kx_shuffle,
@@ -250,8 +226,8 @@ class DataGenerator(PyDataset):
         Raises:
             DataError: if `state` lacks `seed` or `epoch` or they are not non-negative integers.
         """
-        self._kx_seed, self._kx_epoch = check_state(state)
-        self._kx_in_epoch = False
+        self._kx_seed, epoch = check_state(state)
+        self._kx_epochs.set(epoch)
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy (a worker process, `copy.deepcopy`) leaves out the tf.data pipelines the
@@ -267,17 +243,17 @@ class DataGenerator(PyDataset):
 
     def on_epoch_begin(self) -> None:
         """Called by Keras at the start of each epoch."""
-        self._kx_in_epoch = True
+        self._kx_epochs.begin()
 
     def on_epoch_end(self) -> None:
-        """Called by Keras at the end of each epoch: the next epoch gets a new permutation.
+        """Called at the end of each epoch: the next epoch gets a new permutation.
 
-        Advances `epoch` by one only after a matching `on_epoch_begin`, so the extra
-        `on_epoch_end` calls Keras makes when it resets an iterator do not count.
+        Advances `epoch` by one after a matching `on_epoch_begin`, as Keras calls them, or,
+        without one, once every batch of the epoch was read, as a loop that follows the
+        `keras.utils.Sequence` contract does. The extra `on_epoch_end` calls Keras makes when
+        it resets an iterator do not advance it.
         """
-        if self._kx_in_epoch:
-            self._kx_epoch += 1
-            self._kx_in_epoch = False
+        self._kx_epochs.end(len(self))
 
     def order(self, epoch: int | None = None) -> np.ndarray:
         """The sample indices of an epoch, in the order they are batched.
@@ -288,7 +264,7 @@ class DataGenerator(PyDataset):
         Returns:
             An `int64` array, a permutation of `range(num_samples)` (in order if not shuffled).
         """
-        epoch = self._kx_epoch if epoch is None else int(epoch)
+        epoch = self._kx_epochs.epoch if epoch is None else int(epoch)
         cached = self._kx_order
         if cached is not None and cached[0] == self._kx_seed and cached[1] == epoch:
             return cached[2]
@@ -326,15 +302,31 @@ class DataGenerator(PyDataset):
         return self.order()[start : start + self._kx_batch_size]
 
     def __getitem__(self, index: int) -> Any:
+        indices = self._indices_to_read(index)
+        batch = self._load_indices(index, indices)
+        self._check_batch(index, batch)
+        return batch
+
+    def _indices_to_read(self, index: int) -> np.ndarray:
+        """`batch_indices(index)`, counted as a read of the epoch (see `on_epoch_end`)."""
         indices = self.batch_indices(index)
+        self._kx_epochs.read(index % len(self))
+        return indices
+
+    def _load_indices(self, index: int, indices: np.ndarray) -> Any:
+        """`load_batch(indices)` for batch `index`; a failure becomes the `DataError` that
+        names the batch (in a worker process too)."""
         try:
-            batch = self.load_batch(indices)
+            return self.load_batch(indices)
         except DataError:
             raise
         except Exception as error:
-            raise load_error(self._origin(indices), index, self._kx_epoch, error) from error
+            epoch = self._kx_epochs.epoch
+            raise load_error(self._origin(indices), index, epoch, error) from error
+
+    def _check_batch(self, index: int, batch: Any) -> None:
+        """Check batch `index` against the first batch loaded."""
         self._kx_checker.check(index, batch, self._owner)
-        return batch
 
     def load_batch(self, indices: np.ndarray) -> Any:
         """Load the samples at `indices` as one batch. Subclasses implement this.
@@ -392,19 +384,23 @@ class DataGenerator(PyDataset):
         model.fit(train, validation_data=val, epochs=2, shuffle=False)
         ```
         """
-        return _constructor("split")(self, validation_fraction, seed=seed)
+        return constructor("split")(self, validation_fraction, seed=seed)
 
     def to_dataset(self) -> tf.data.Dataset:
         """A `tf.data.Dataset` over this generator's batches, with prefetching.
 
-        The element spec is taken from the first batch (batch dimension `None`). Each full pass
-        over the dataset is one epoch: it calls `on_epoch_begin()` first and `on_epoch_end()`
-        once its last batch is loaded, so the next pass uses the next permutation. `workers`
+        The element spec is taken from the first batch (batch dimension `None`), and the
+        length (`cardinality()`) is `len(self)`. Each pass over the dataset is one epoch: it
+        calls `on_epoch_begin()` first and `on_epoch_end()` once its last batch is loaded (a
+        pass left early ends when the next one begins), so the next pass uses the next
+        permutation. `workers`
         tf.data threads load the batches in parallel (one at a time for `from_generator`), and
-        the batches come out in order. It uses no `tf.data.Dataset.from_generator` (see the data
-        guide, docs/guides/data.md). tf.data's autotuning is off in its options (nothing in it is
-        autotuned); a `num_parallel_calls=tf.data.AUTOTUNE` you chain onto it then uses one
-        thread per CPU core, and `dataset.with_options(...)` with
+        the batches come out in order; with `use_multiprocessing=True`, `workers` processes
+        load them, started by the first pass and reused by the next ones until `close()`. It
+        uses no `tf.data.Dataset.from_generator` (see the data guide, docs/guides/data.md).
+        tf.data's autotuning is off in its options (nothing in it is autotuned); a
+        `num_parallel_calls=tf.data.AUTOTUNE` you chain onto it then uses one thread per CPU
+        core, and `dataset.with_options(...)` with
         `options.autotune.enabled = True` turns it back on.
 
         Returns:
@@ -423,21 +419,31 @@ class DataGenerator(PyDataset):
         """
         return _pipeline.to_dataset(self)
 
-    def _threaded_dataset(self, *, skip_batches: int = 0) -> tf.data.Dataset | None:
-        """The batches of each epoch as a `tf.data` pipeline, loaded by `workers` threads.
+    def close(self) -> None:
+        """Stop the worker processes that load this generator's batches, if any run.
 
-        What `kerasx.fit` trains on instead of a generator that uses threads (or no
-        workers); see `kerasx.data._pipeline.threaded_dataset`. Nothing here advances
-        `epoch`: call `on_epoch_begin()` and `on_epoch_end()` around each pass.
+        With `use_multiprocessing=True`, `kerasx.fit` and `to_dataset()` load the batches in
+        `workers` processes, started by the first batch and reused by every epoch. Each
+        receives a pickled copy of the generator when it starts: changes made to the
+        generator later reach them only after a restart. `kerasx.fit` stops them when
+        training ends. A dataset from `to_dataset()` keeps them until this call, until the
+        generator is garbage-collected, or until Python exits; its next pass starts them
+        again. Nothing happens for thread workers.
 
-        Args:
-            skip_batches: leave out the first batches of each pass (`kerasx.fit` uses it to
-                finish an epoch that SIGTERM cut short). Defaults to `0`.
+        Example:
 
-        Returns:
-            A `tf.data.Dataset` of batches, or None when a batch holds something with no
-            tensor dtype (such as NumPy dates); feed the generator itself then.
+        ```python
+        dataset = generator.to_dataset()    # generator has use_multiprocessing=True
+        model.fit(dataset, epochs=5)
+        generator.close()
+        ```
         """
+        close_worker_pool(self)
+
+    def _threaded_dataset(self, *, skip_batches: int = 0) -> tf.data.Dataset | None:
+        """The batches of each epoch loaded by `workers` threads, or None when a batch has
+        no tensor form: `kerasx.data._pipeline.threaded_dataset`. Nothing here advances
+        `epoch`: call `on_epoch_begin()` and `on_epoch_end()` around each pass."""
         return _pipeline.threaded_dataset(self, skip_batches=skip_batches)
 
     # ------------------------------------------------------------------ description
@@ -453,12 +459,11 @@ class DataGenerator(PyDataset):
         checker = self._kx_checker
         if checker.spec is None:
             self[0]
-        lines = [self._summary_line()]
-        workers = (
-            f"workers={self.workers}, use_multiprocessing={self._kx_use_multiprocessing}, "
-            f"max_queue_size={self.max_queue_size}"
-        )
-        lines.append(f"  {workers}")
+        lines = [
+            self._summary_line(),
+            f"  workers={self.workers}, use_multiprocessing={self._kx_use_multiprocessing}, "
+            f"max_queue_size={self.max_queue_size}",
+        ]
         if checker.spec is not None:
             lines.append(f"  batch structure (from batch {checker.spec_batch}):")
             lines.extend("  " + line for line in describe_spec(checker.spec, self._spec_rows()))
@@ -477,7 +482,7 @@ class DataGenerator(PyDataset):
         tail += f", {dropped} dropped per epoch" if dropped else ""
         return (
             f"{type(self).__name__}: {n:,} samples in {batches:,} batches of {size}{tail}; "
-            f"shuffle={self._kx_shuffle}, seed={self._kx_seed}, epoch={self._kx_epoch}"
+            f"shuffle={self._kx_shuffle}, seed={self._kx_seed}, epoch={self.epoch}"
         )
 
     def __repr__(self) -> str:
@@ -529,7 +534,7 @@ class DataGenerator(PyDataset):
         model.fit(gen, epochs=2, shuffle=False)
         ```
         """
-        generator = _constructor("from_arrays")(
+        generator = constructor("from_arrays")(
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed,
             transform=transform, **kwargs,
         )
@@ -587,7 +592,7 @@ class DataGenerator(PyDataset):
         model.fit(gen, epochs=2, shuffle=False)
         ```
         """
-        return _constructor("from_generator")(
+        return constructor("from_generator")(
             fn, steps=steps, workers=workers, use_multiprocessing=use_multiprocessing,
             max_queue_size=max_queue_size,
         )

@@ -1,5 +1,6 @@
-"""The `tf.data` feeds of a `DataGenerator`: `to_dataset()`, the threaded pipeline that
-`kerasx.fit` trains on, and the TensorFlow gather pipeline of `DataGenerator.from_arrays`.
+"""The `tf.data` feeds of a `DataGenerator`: `to_dataset()`, the pipelines that `kerasx.fit`
+trains on (batches loaded by `workers` threads, or by worker processes), and the TensorFlow
+gather pipeline of `DataGenerator.from_arrays`.
 
 None of them builds a `tf.data.Dataset.from_generator`, and none advances the generator's
 epoch by itself except `to_dataset()` (see each function). TensorFlow is imported on first use.
@@ -7,12 +8,14 @@ epoch by itself except `to_dataset()` (see each function). TensorFlow is importe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import keras
 import numpy as np
 
+from kerasx.data._workers import worker_pool
 from kerasx.errors import DataError
 
 if TYPE_CHECKING:
@@ -22,14 +25,17 @@ __all__ = [
     "CACHES",
     "ArrayBatches",
     "Batches",
+    "process_dataset",
     "tensor_dataset",
     "threaded_dataset",
     "to_dataset",
+    "uses_processes",
     "without_caches",
 ]
 
-CACHES = ("_kx_thread_datasets", "_kx_tensors", "_kx_datasets")
-"""The attributes in which the feeds keep their pipelines (and tensors) on a generator."""
+CACHES = ("_kx_thread_datasets", "_kx_tensors", "_kx_datasets", "_kx_pool")
+"""The attributes in which the feeds keep their pipelines, tensors and worker processes on a
+generator."""
 
 _CHUNK_BYTES = 8 << 20
 """`tensor_dataset` gathers about this many bytes of rows per op (at most 64 batches)."""
@@ -40,7 +46,9 @@ class Batches(Protocol):
 
     workers: int
     max_queue_size: int
+    epoch: int
     _random_access: bool
+    _kx_use_multiprocessing: bool
 
     def __len__(self) -> int: ...
 
@@ -51,6 +59,10 @@ class Batches(Protocol):
     def on_epoch_end(self) -> None: ...
 
     def _owner(self) -> str: ...
+
+    def _indices_to_read(self, index: int) -> np.ndarray: ...
+
+    def _check_batch(self, index: int, batch: Any) -> None: ...
 
 
 class ArrayBatches(Batches, Protocol):
@@ -84,6 +96,11 @@ def without_caches(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def uses_processes(generator: Batches) -> bool:
+    """Whether the generator's batches are loaded by worker processes (`use_multiprocessing`)."""
+    return bool(generator.__dict__.get("_kx_use_multiprocessing", False))
+
+
 # ---------------------------------------------------------------------- Python batches
 
 
@@ -91,7 +108,10 @@ def to_dataset(generator: Batches) -> tf.data.Dataset:
     """A `tf.data.Dataset` over the generator's batches in which each pass is one epoch.
 
     Each pass calls `on_epoch_begin()` first and `on_epoch_end()` once its last batch is
-    loaded. See `DataGenerator.to_dataset`.
+    loaded (or, if it was left earlier, when the next pass begins). A generator with
+    `use_multiprocessing=True` is loaded by its worker processes
+    (`kerasx.data._workers.worker_pool`), which each pass starts again if they were closed.
+    See `DataGenerator.to_dataset`.
 
     Args:
         generator: the generator.
@@ -104,7 +124,8 @@ def to_dataset(generator: Batches) -> tf.data.Dataset:
     """
     import tensorflow as tf
 
-    loader = _batch_loader(generator)
+    processes = uses_processes(generator)
+    loader = _batch_loader(generator, processes=processes)
     if loader is None:
         first = keras.tree.flatten(keras.tree.lists_to_tuples(generator[0]))
         kinds = sorted({str(np.asarray(value).dtype) for value in first})
@@ -114,25 +135,58 @@ def to_dataset(generator: Batches) -> tf.data.Dataset:
             "from load_batch (e.g. dates as `a.astype('int64')`)."
         )
 
-    def begin() -> np.int64:
-        generator.on_epoch_begin()
-        return np.int64(0)
+    hooks = _PassHooks(generator, processes=processes)
+    count = len(generator)
 
-    def end() -> np.int64:
-        generator.on_epoch_end()
-        return np.int64(0)
+    def one_pass(_: Any) -> Any:
+        # The begin hook's result starts the range (at 0), so it runs before any batch
+        # loads; the end hook runs once the last batch is loaded, with the pass's number.
+        number = tf.numpy_function(hooks.begin, [], tf.int64, stateful=True)
+        batches = loader(tf.data.Dataset.range(number * 0, count))
 
-    def after(hook: Callable[[], np.int64], stop: int) -> Callable[[Any], Any]:
-        def batches(_: Any) -> Any:
-            # The hook's result (0) starts the range, so it runs before any batch loads.
-            first = tf.numpy_function(hook, [], tf.int64, stateful=True)
-            return loader(tf.data.Dataset.range(first, stop))
+        def ending(token: Any) -> Any:
+            stop = tf.numpy_function(hooks.end, [token], tf.int64, stateful=True)
+            return loader(tf.data.Dataset.range(stop, 0))
 
-        return batches
+        return batches.concatenate(tf.data.Dataset.from_tensors(number).flat_map(ending))
 
-    one = tf.data.Dataset.range(1)
-    passes = one.flat_map(after(begin, len(generator))).concatenate(one.flat_map(after(end, 0)))
+    passes = tf.data.Dataset.range(1).flat_map(one_pass)
+    passes = passes.apply(tf.data.experimental.assert_cardinality(count))
     return _with_options(passes.prefetch(generator.max_queue_size))
+
+
+class _PassHooks:
+    """The epoch hooks of `to_dataset`'s passes: each pass (each iterator) is one epoch.
+
+    A pass ends after its last batch. Keras stops at the dataset's cardinality and drops the
+    iterator, so that end may come late or never: the next pass's begin then ends it first,
+    and an end that comes after the next pass began counts for nothing.
+    """
+
+    def __init__(self, generator: Batches, *, processes: bool) -> None:
+        self.generator = generator
+        self.processes = processes
+        self.begun = self.ended = 0
+        self.lock = threading.Lock()
+
+    def begin(self) -> np.int64:
+        with self.lock:
+            if self.ended < self.begun:
+                self.ended = self.begun
+                self.generator.on_epoch_end()
+            self.begun += 1
+            number = self.begun
+        if self.processes:
+            worker_pool(self.generator).open()
+        self.generator.on_epoch_begin()
+        return np.int64(number)
+
+    def end(self, number: np.int64) -> np.int64:
+        with self.lock:
+            if int(number) == self.begun and self.ended < self.begun:
+                self.ended = self.begun
+                self.generator.on_epoch_end()
+        return np.int64(0)
 
 
 def threaded_dataset(generator: Batches, *, skip_batches: int = 0) -> tf.data.Dataset | None:
@@ -158,28 +212,58 @@ def threaded_dataset(generator: Batches, *, skip_batches: int = 0) -> tf.data.Da
         (loaded once per generator), batch dimension `None`; or None when a batch holds
         something with no tensor dtype (such as NumPy dates).
     """
+    return _epoch_pipeline(generator, skip_batches, processes=False)
+
+
+def process_dataset(generator: Batches, *, skip_batches: int = 0) -> tf.data.Dataset | None:
+    """Like `threaded_dataset`, with the batches loaded by the generator's worker processes.
+
+    For a generator with `use_multiprocessing=True`. Each `load_batch` runs in one of the
+    `workers` processes of `kerasx.data._workers.worker_pool(generator)`, started on the
+    first batch and reused by every later pass until the pool is closed; the parent reads
+    each batch's indices from `order()` and checks the batch, and the batches come out in
+    order. Nothing here advances `epoch`, and nothing here closes the workers: `kerasx.fit`
+    opens the pool when training begins and closes it when training ends.
+
+    Args:
+        generator: the generator.
+        skip_batches: leave out the first batches of each pass. Defaults to `0`.
+
+    Returns:
+        A `tf.data.Dataset` of batches, or None when a batch holds something with no tensor
+        dtype.
+    """
+    return _epoch_pipeline(generator, skip_batches, processes=True)
+
+
+def _epoch_pipeline(generator: Batches, skip_batches: int, *, processes: bool) -> Any:
     import tensorflow as tf
 
-    loader = _batch_loader(generator)
+    loader = _batch_loader(generator, processes=processes)
     if loader is None:
         return None
     skip_batches = min(max(0, int(skip_batches)), len(generator))
     datasets = generator.__dict__.setdefault("_kx_thread_datasets", {})
-    if skip_batches not in datasets:
+    key = ("processes" if processes else "threads", skip_batches)
+    if key not in datasets:
         batches = loader(tf.data.Dataset.range(skip_batches, len(generator)))
-        datasets[skip_batches] = _with_options(batches.prefetch(generator.max_queue_size))
-    return datasets[skip_batches]
+        datasets[key] = _with_options(batches.prefetch(generator.max_queue_size))
+    return datasets[key]
 
 
-def _batch_loader(generator: Batches) -> Callable[[tf.data.Dataset], tf.data.Dataset] | None:
+def _batch_loader(
+    generator: Batches, *, processes: bool = False
+) -> Callable[[tf.data.Dataset], tf.data.Dataset] | None:
     """A function from a dataset of batch positions to the dataset of those batches,
-    loaded by `workers` threads in order; None if a batch has no tensor form.
+    loaded in order by `workers` threads (or worker processes); None if a batch has no
+    tensor form.
 
     Loads batch 0 the first time, for the element spec.
     """
     import tensorflow as tf
 
-    cached = generator.__dict__.get("_kx_thread_datasets", {}).get("loader", False)
+    key = "process-loader" if processes else "loader"
+    cached = generator.__dict__.get("_kx_thread_datasets", {}).get(key, False)
     if cached is not False:
         return cached
     first = keras.tree.lists_to_tuples(generator[0])
@@ -190,24 +274,46 @@ def _batch_loader(generator: Batches) -> Callable[[tf.data.Dataset], tf.data.Dat
         ]
     except TypeError:  # e.g. NumPy dates: no tensor dtype
         specs = None
-    loader = None if specs is None else _make_loader(generator, first, specs)
-    generator.__dict__.setdefault("_kx_thread_datasets", {})["loader"] = loader
+    loader = None
+    if specs is not None:
+        fetch = _from_workers(generator) if processes else generator.__getitem__
+        # Worker processes get two requests each, so each has its next batch queued.
+        parallel = generator.workers * (2 if processes else 1)
+        if not generator._random_access:  # from_generator reads its batches in order
+            parallel = 1
+        loader = _make_loader(generator, fetch, parallel, first, specs)
+    generator.__dict__.setdefault("_kx_thread_datasets", {})[key] = loader
     return loader
 
 
+def _from_workers(generator: Batches) -> Callable[[int], Any]:
+    """`generator[index]`, loaded by a worker process: indices and checks in this process."""
+    pool = worker_pool(generator)
+
+    def fetch(index: int) -> Any:
+        indices = generator._indices_to_read(index)
+        batch = pool.load(index, generator.epoch, indices)
+        generator._check_batch(index, batch)
+        return batch
+
+    return fetch
+
+
 def _make_loader(
-    generator: Batches, first: Any, specs: list[Any]
+    generator: Batches,
+    fetch: Callable[[int], Any],
+    parallel: int,
+    first: Any,
+    specs: list[Any],
 ) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
     import tensorflow as tf
 
     dtypes = [spec.dtype for spec in specs]
 
     def load(index: np.int64) -> list[np.ndarray]:
-        batch = keras.tree.lists_to_tuples(generator[int(index)])
+        batch = keras.tree.lists_to_tuples(fetch(int(index)))
         return [np.asarray(value) for value in keras.tree.flatten(batch)]
 
-    # A generator that is not random-access (from_generator) reads its batches in order.
-    parallel = generator.workers if generator._random_access else 1
     # A random-access batch depends only on its position (the epoch's order is fixed
     # while a pass runs), so the call is declared stateless. TensorFlow runs a stateful
     # function one call at a time once op determinism is on (`seed_everything(...,

@@ -22,7 +22,8 @@ from kerasx.data._checks import (
     check_split_sizes,
     preview,
 )
-from kerasx.data._generator import DataGenerator, register_constructors
+from kerasx.data._generator import DataGenerator
+from kerasx.data._registry import register_constructors
 from kerasx.errors import DataError
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ class GeneratorWrapper(DataGenerator):
         return (
             f"{type(self).__name__} over {name}(): {self._kx_num_samples:,} batches per epoch, "
             f"in the order the generator yields them (re-created each epoch); "
-            f"epoch={self._kx_epoch}"
+            f"epoch={self.epoch}"
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from kerasx.errors import ConfigurationError
 from kerasx.models._defaults import (
     check_mixed_precision,
+    choose_jit_compile,
     choose_steps_per_execution,
     execution_settings,
 )
@@ -45,7 +46,13 @@ from kerasx.models._tasks import (
     per_output,
 )
 
-__all__ = ["compile", "fit_steps_per_execution", "labels_pending", "resolve_labels"]
+__all__ = [
+    "compile",
+    "fit_jit_compile",
+    "fit_steps_per_execution",
+    "labels_pending",
+    "resolve_labels",
+]
 
 # Settings `compile` used, per model, so `resolve_labels` can recompile with one-hot labels.
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -90,9 +97,10 @@ def compile(
             TensorFlow for models up to 1 million parameters, 64 up to 10 million, 1 above
             and under a strategy with several replicas (`kerasx.fit` caps it at the batches
             of an epoch). Defaults to `"auto"`.
-        jit_compile: a bool, or `"auto"`: XLA when a GPU is present, off on CPU-only
-            machines, under a distribution strategy and with op determinism enabled.
-            Defaults to `"auto"`.
+        jit_compile: a bool, or `"auto"`: XLA when a GPU is present and, on CPU-only
+            machines, for recurrent models with fixed-length inputs (about 3x faster
+            epochs); off for other models on CPU, under a distribution strategy and with op
+            determinism enabled. Defaults to `"auto"`.
         mixed_precision: `"auto"` or a policy name the model must have been built in.
             Defaults to `"auto"`.
         force: compile even when the choices contradict the output layers. Defaults to
@@ -149,7 +157,7 @@ def compile(
         "labels": labels,
         "current_labels": "sparse" if labels == "auto" else labels,
         "steps_per_execution": steps_per_execution,
-        "jit_compile": jit,
+        "jit_compile": jit_compile,
         "mixed_precision": mixed_precision,
         "force": force,
         **compile_kwargs,
@@ -274,6 +282,29 @@ def fit_steps_per_execution(model: Any, steps_per_epoch: int | None) -> None:
         model.train_function = model.test_function = model.predict_function = None
 
 
+def fit_jit_compile(model: Any, fixed_shapes: bool) -> None:
+    """Turn XLA on for a recurrent model whose data have one sequence length.
+
+    Only for models compiled by `compile` with `jit_compile="auto"` that it left off because
+    their inputs do not declare a length (`Input((None, 1))`, as Keras 2 style code has it);
+    see `choose_jit_compile`. `kerasx.fit` calls it once it knows its data: with NumPy arrays
+    or a `DataGenerator.from_arrays` (training and validation), every batch has the shape of
+    the arrays, so XLA compiles the training step once. Keras traces its train, test and
+    predict functions again.
+
+    Args:
+        model: a compiled model.
+        fixed_shapes: whether every batch of the training and validation data has the same
+            shape apart from the batch dimension.
+    """
+    settings = _COMPILED.get(model)
+    if settings is None or settings["jit_compile"] != "auto" or not fixed_shapes:
+        return
+    if not model.jit_compile and choose_jit_compile(model, fixed_length=True):
+        model.jit_compile = True
+        model.train_function = model.test_function = model.predict_function = None
+
+
 def resolve_labels(model: Any, y: Any) -> str | None:
     """Switch a model compiled with `labels="auto"` to one-hot targets if `y` is one-hot.
 
@@ -327,9 +358,10 @@ def _recompile(model: Any, settings: dict[str, Any], labels: str) -> None:
         # The same optimizer object, so a model that has trained keeps its optimizer's
         # state (the step count, Adam's moments): both losses give the same values.
         options["optimizer"], options["learning_rate"] = model.optimizer, None
-    steps = model.steps_per_execution  # as `fit_steps_per_execution` may have capped it
+    # As `fit_steps_per_execution` and `fit_jit_compile` may have set them.
+    steps, jit = model.steps_per_execution, model.jit_compile
     compile(model, options.pop("task"), labels=labels, **options)
-    model.steps_per_execution = steps
+    model.steps_per_execution, model.jit_compile = steps, jit
     _COMPILED[model].update(
         labels="auto", optimizer=settings["optimizer"], learning_rate=settings["learning_rate"]
     )

@@ -2,8 +2,10 @@
 
 - `prepare_input(...)`: plain NumPy arrays become a `DataGenerator.from_arrays`, and a
   `DataGenerator` becomes a `tf.data` pipeline with the same batches in the same order
-  (gathered by TensorFlow, or loaded by `workers` threads). The result, a `Feed`, also says
-  whether SIGTERM can save a state in the middle of an epoch.
+  (gathered by TensorFlow, or loaded by `workers` threads or worker processes). The result, a
+  `Feed`, also says whether SIGTERM can save a state in the middle of an epoch, and owns the
+  worker processes: they start with the first batch of a `model.fit` call and stop when it
+  ends (or when the feed is closed or collected).
 - `train_input(feed, skip)`: the input of the next `model.fit` call, from batch `skip` on.
 - `targets_of(x)`, `batches_per_epoch(...)`, `data_error_in(error)`: what `fit` reads from it.
 """
@@ -11,12 +13,14 @@
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 
 from kerasx.errors import DataError
+from kerasx.models._compile import fit_jit_compile
 from kerasx.training._distribute import is_multi_worker
 
 __all__ = [
@@ -59,6 +63,25 @@ class _RemainingBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.generator.on_epoch_end()
+
+
+class _WorkerProcesses(keras.callbacks.Callback):
+    """Stop the worker processes of the feed's generators when a `model.fit` call ends.
+
+    `train_input` lets them start again before each call; they start with the first batch.
+    """
+
+    def __init__(self, pools: list[Any]) -> None:
+        super().__init__()
+        self.pools = pools
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        _close_pools(self.pools)
+
+
+def _close_pools(pools: list[Any]) -> None:
+    for pool in pools:
+        pool.close()
 
 
 class _GeneratorEpochs(keras.callbacks.Callback):
@@ -106,7 +129,13 @@ class Feed:
         mid_epoch: whether SIGTERM can save a state in the middle of an epoch and a resumed
             run skip the batches already trained.
         threads: whether `x` is `generator`'s threaded pipeline.
-        callbacks: callbacks that call the generators' epoch hooks; they go first.
+        processes: whether `x` is `generator`'s pipeline fed by worker processes.
+        pools: the worker-process pools of the training and validation generators.
+        callbacks: callbacks that call the generators' epoch hooks and stop the worker
+            processes; they go first.
+
+    A feed is a context manager: leaving it (or `close()`) stops the worker processes, also
+    when training raised. They also stop when the feed is garbage-collected.
     """
 
     x: Any
@@ -118,7 +147,26 @@ class Feed:
     generator: Any = None
     mid_epoch: bool = False
     threads: bool = False
+    processes: bool = False
+    pools: list[Any] = field(default_factory=list)
     callbacks: list[Any] = field(default_factory=list)
+
+    def add_pool(self, pool: Any) -> None:
+        """Own `pool`: it stops when a `model.fit` call ends and when the feed closes."""
+        if not self.pools:
+            self.callbacks.append(_WorkerProcesses(self.pools))
+            weakref.finalize(self, _close_pools, self.pools)
+        self.pools.append(pool)
+
+    def close(self) -> None:
+        """Stop the worker processes of the feed's generators (safe to call repeatedly)."""
+        _close_pools(self.pools)
+
+    def __enter__(self) -> Feed:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
 
 def gathers_in_tensorflow(x: Any) -> bool:
@@ -258,6 +306,38 @@ def _threaded(generator: Any, skip: int = 0) -> Any:
     return threaded_dataset(generator, skip_batches=skip)
 
 
+def _feeds_in_processes(x: Any, model: Any) -> bool:
+    """Whether `fit` feeds the `DataGenerator` `x` through worker processes started once.
+
+    That is a generator with `use_multiprocessing=True` (and not a `from_arrays` one
+    TensorFlow gathers), outside a multi-worker strategy, with a batch structure tensors can
+    hold.
+    """
+    from kerasx.data import DataGenerator
+    from kerasx.data._pipeline import uses_processes
+
+    return (
+        isinstance(x, DataGenerator)
+        and uses_processes(x)
+        and not gathers_in_tensorflow(x)
+        and not is_multi_worker(model)
+        and _in_processes(x) is not None
+    )
+
+
+def _in_processes(generator: Any, skip: int = 0) -> Any:
+    """`generator`'s batches from `skip` on, loaded by its worker processes."""
+    from kerasx.data._pipeline import process_dataset
+
+    return process_dataset(generator, skip_batches=skip)
+
+
+def _add_workers(feed: Feed, generator: Any) -> None:
+    from kerasx.data._workers import worker_pool
+
+    feed.add_pool(worker_pool(generator))
+
+
 def _generator_pipeline(feed: Feed, model: Any) -> None:
     """Feed a `DataGenerator` training input through tf.data: same batches, same order."""
     x = feed.x
@@ -272,6 +352,12 @@ def _generator_pipeline(feed: Feed, model: Any) -> None:
         feed.threads = True
         feed.callbacks.append(_GeneratorEpochs(x))
         feed.x = _threaded(x)
+    elif _feeds_in_processes(x, model):
+        # Same batches, same order, loaded by worker processes that start once per call.
+        feed.processes = True
+        feed.callbacks.append(_GeneratorEpochs(x))
+        _add_workers(feed, x)
+        feed.x = _in_processes(x)
 
 
 def prepare_input(
@@ -297,6 +383,9 @@ def prepare_input(
 
     Returns:
         The `Feed`.
+
+    A model compiled by `kerasx.models.compile` with `jit_compile="auto"` learns here whether
+    every batch has one shape (`kerasx.models._compile.fit_jit_compile`).
     """
     fit_kwargs = dict(fit_kwargs)
     converted = _arrays_as_generator(
@@ -319,12 +408,38 @@ def prepare_input(
     if _feeds_in_threads(validation_data, model):
         feed.callbacks.append(_GeneratorEpochs(validation_data, validation=True))
         feed.validation_data = _threaded(validation_data)
+    elif _feeds_in_processes(validation_data, model):
+        feed.callbacks.append(_GeneratorEpochs(validation_data, validation=True))
+        _add_workers(feed, validation_data)
+        feed.validation_data = _in_processes(validation_data)
+    fit_jit_compile(model, _one_shape(x) and _one_shape(validation_data))
     return feed
+
+
+def _one_shape(data: Any) -> bool:
+    """Whether every batch of `data` has one shape apart from the batch dimension: NumPy
+    arrays (or nested dicts, lists and tuples of them; None counts as no data), or a
+    `from_arrays` generator TensorFlow gathers."""
+    import numpy as np
+
+    if data is None or isinstance(data, np.ndarray) or gathers_in_tensorflow(data):
+        return True
+    if isinstance(data, dict):
+        return all(_one_shape(value) for value in data.values())
+    if isinstance(data, list | tuple):
+        return all(_one_shape(value) for value in data)
+    return False
 
 
 def train_input(feed: Feed, skip: int) -> Any:
     """The training input of the next `model.fit` call: from batch `skip` of the current
-    epoch on when `skip` > 0 (finishing an epoch SIGTERM cut short), else `feed.x`."""
+    epoch on when `skip` > 0 (finishing an epoch SIGTERM cut short), else `feed.x`.
+
+    The feed's worker processes may start again for the call (the previous call's end
+    stopped them).
+    """
+    for pool in feed.pools:
+        pool.open()
     if not skip:
         return feed.x
     generator = feed.generator
@@ -332,6 +447,8 @@ def train_input(feed: Feed, skip: int) -> Any:
         return generator.tensor_dataset(skip_batches=skip)
     if feed.threads:
         return _threaded(generator, skip)
+    if feed.processes:
+        return _in_processes(generator, skip)
     return _RemainingBatches(generator, skip)
 
 

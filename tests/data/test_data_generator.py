@@ -239,10 +239,10 @@ def test_from_generator_wraps_a_keras2_style_generator_and_recreates_it_each_epo
 
 
 def test_constructors_without_their_classes_loaded_say_how_to_import(monkeypatch):
-    import kerasx.data._generator as generator_module
+    import kerasx.data._registry as registry
     from kerasx.errors import MissingDependencyError
 
-    monkeypatch.setattr(generator_module, "_CONSTRUCTORS", {})
+    monkeypatch.setattr(registry, "_CONSTRUCTORS", {})
     with pytest.raises(MissingDependencyError, match=r"DataGenerator\.from_arrays is not "
                        r"available.*`from kerasx\.data import DataGenerator`"):
         DataGenerator.from_arrays(np.zeros((4, 1)), np.zeros(4))
