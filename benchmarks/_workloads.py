@@ -3,12 +3,11 @@ import this module afresh) can unpickle them. Importing it imports Keras."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 
 from kerasx.data import DataGenerator
+
+from _common import median_seconds
 
 __all__ = ["MixedWork", "calibrate", "load_in_turn"]
 
@@ -43,12 +42,7 @@ class MixedWork(DataGenerator):
 def _seconds(small: int, large: int) -> float:
     generator = MixedWork(8, small=small, large=large, batch_size=8, seed=0)
     indices = np.arange(8)
-    samples = []
-    for _ in range(15):
-        start = time.perf_counter()
-        generator.load_batch(indices)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return median_seconds(lambda: generator.load_batch(indices), repeats=15, warmup=0)[0]
 
 
 def calibrate(small_s: float = 0.004, large_s: float = 0.006) -> tuple[int, int]:

@@ -64,6 +64,7 @@ from _common import (
     epoch_timer,
     format_table,
     median_interval,
+    median_seconds,
     ratio_row,
     rotated_epoch_rounds,
 )
@@ -260,12 +261,8 @@ def _calibrate_rounds(target_s: float = 0.020) -> int:
 
     heavy = _heavy_class()(8, rounds=1, batch_size=8, seed=0)
     indices = np.arange(8)
-    samples = []
-    for _ in range(21):
-        start = time.perf_counter()
-        heavy.load_batch(indices)
-        samples.append(time.perf_counter() - start)
-    return max(1, round(target_s / statistics.median(samples)))
+    seconds, _ = median_seconds(lambda: heavy.load_batch(indices), repeats=21, warmup=0)
+    return max(1, round(target_s / seconds))
 
 
 def _threaded_seconds(generator, batches: int, threads: int) -> float:

@@ -5,7 +5,11 @@ version or the new complete version, never a mix. Temporary files left by a kill
 removed by the next successful write to the same target.
 
 Temporary names end with the target's own name (`.kerasx-tmp-<pid>-<token>-model.keras`), so
-code that dispatches on the suffix (Keras does) sees the right one.
+code that dispatches on the suffix (Keras does) sees the right one. A directory being replaced
+is first renamed aside, to `.kerasx-tmp-<pid>-old.<token>-<name>`: if the new one cannot take
+its place, it is renamed back; if the writer was killed in between, the next clean-up for that
+target renames it back while the target is missing, and removes it only once a newer version
+is in place.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "fsync_path"]
 
 _PREFIX = ".kerasx-tmp-"
+_ASIDE = "old."
+"""Starts the token of a previous directory renamed aside (plain tokens are hexadecimal)."""
 _RELEASE_IN_BACKGROUND = 8 << 20
 """Old versions at least this large (bytes) are freed by a background thread."""
 
@@ -70,12 +76,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _temporary_name(target: Path, token: str) -> Path:
+    return target.parent / f"{_PREFIX}{os.getpid()}-{token}-{target.name}"
+
+
 def _remove_stale_temporaries(target: Path) -> None:
-    """Remove temporaries for `target` whose writing process no longer runs."""
+    """Remove temporaries for `target` whose writing process no longer runs.
+
+    A previous directory renamed aside by such a process is the user's last version: while
+    `target` is missing it is renamed back to `target`, never removed.
+    """
     pattern = f"{_PREFIX}*-{target.name}"
     for candidate in target.parent.glob(pattern):
-        pid_text = candidate.name[len(_PREFIX) :].split("-", 1)[0]
+        parts = candidate.name[len(_PREFIX) :].split("-", 2)
+        if len(parts) != 3 or parts[2] != target.name:  # another target's, or not ours
+            continue
+        pid_text, token, _name = parts
         if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        if token.startswith(_ASIDE) and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.replace(candidate, target)
             continue
         _remove(candidate)
 
@@ -107,7 +128,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{target.name}"
+    temporary = _temporary_name(target, secrets.token_hex(4))
     try:
         yield temporary
         if not temporary.exists():
@@ -146,10 +167,19 @@ def _replace_file(new: Path, target: Path) -> None:
 
 
 def _replace_directory(new: Path, target: Path) -> None:
-    """Swap a directory in: the old one is renamed aside first, then removed."""
-    aside = target.parent / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-old-{target.name}"
+    """Swap a directory in: the old one is renamed aside first, then removed.
+
+    If the new one cannot be renamed into place, the old one is renamed back (best effort)
+    and the error is raised.
+    """
+    aside = _temporary_name(target, _ASIDE + secrets.token_hex(4))
     os.replace(target, aside)
-    os.replace(new, target)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(aside, target)
+        raise
     _remove(aside)
 
 

@@ -106,3 +106,66 @@ def test_a_large_old_version_is_released_by_a_background_thread(tmp_path):
     # The descriptor kerasx held on the old version across the replace has been closed.
     assert len(os.listdir("/proc/self/fd")) == fds_before - 1
     assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+
+
+def test_a_directory_that_cannot_take_the_targets_place_puts_the_old_one_back(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    real_replace = os.replace
+    calls = []
+
+    def replace_failing_the_second_time(source, destination):
+        calls.append((source, destination))
+        if len(calls) == 2:  # the new directory into the target's place
+            raise OSError("disk full")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace_failing_the_second_time)
+    with pytest.raises(OSError, match="disk full"), atomic_path(target) as temporary:
+        temporary.mkdir()
+        (temporary / "new.txt").write_text("new")
+    monkeypatch.undo()
+
+    assert len(calls) == 3  # aside, the failed swap, back
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    assert (target / "old.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(timeout=30)
+    return process.pid
+
+
+def test_a_killed_writers_old_directory_is_put_back_not_removed(tmp_path):
+    from kerasx._atomic import _remove_stale_temporaries
+
+    target = tmp_path / "export"
+    aside = tmp_path / f".kerasx-tmp-{_dead_pid()}-old.0123abcd-export"
+    aside.mkdir()
+    (aside / "old.txt").write_text("old")
+
+    _remove_stale_temporaries(target)  # the target is missing: the writer died mid-swap
+
+    assert (target / "old.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def test_a_killed_writers_old_directory_is_removed_once_a_new_version_is_in_place(tmp_path):
+    target = tmp_path / "export"
+    aside = tmp_path / f".kerasx-tmp-{_dead_pid()}-old.0123abcd-export"
+    aside.mkdir()
+    (aside / "old.txt").write_text("old")
+    other = tmp_path / f".kerasx-tmp-{_dead_pid()}-0123abcd-v2-export"  # target "v2-export"
+    other.write_text("not ours")
+
+    with atomic_path(target) as temporary:
+        temporary.mkdir()
+        (temporary / "new.txt").write_text("new")
+
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["export", other.name])

@@ -8,6 +8,7 @@ epoch by itself except `to_dataset()` (see each function). TensorFlow is importe
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -152,7 +153,9 @@ def to_dataset(generator: Batches) -> tf.data.Dataset:
 
     passes = tf.data.Dataset.range(1).flat_map(one_pass)
     passes = passes.apply(tf.data.experimental.assert_cardinality(count))
-    return _with_options(passes.prefetch(generator.max_queue_size))
+    return _with_options(
+        passes.prefetch(generator.max_queue_size), _in_flight(generator, processes)
+    )
 
 
 class _PassHooks:
@@ -247,7 +250,9 @@ def _epoch_pipeline(generator: Batches, skip_batches: int, *, processes: bool) -
     key = ("processes" if processes else "threads", skip_batches)
     if key not in datasets:
         batches = loader(tf.data.Dataset.range(skip_batches, len(generator)))
-        datasets[key] = _with_options(batches.prefetch(generator.max_queue_size))
+        datasets[key] = _with_options(
+            batches.prefetch(generator.max_queue_size), _in_flight(generator, processes)
+        )
     return datasets[key]
 
 
@@ -277,13 +282,17 @@ def _batch_loader(
     loader = None
     if specs is not None:
         fetch = _from_workers(generator) if processes else generator.__getitem__
-        # Worker processes get two requests each, so each has its next batch queued.
-        parallel = generator.workers * (2 if processes else 1)
-        if not generator._random_access:  # from_generator reads its batches in order
-            parallel = 1
-        loader = _make_loader(generator, fetch, parallel, first, specs)
+        loader = _make_loader(generator, fetch, _in_flight(generator, processes), first, specs)
     generator.__dict__.setdefault("_kx_thread_datasets", {})[key] = loader
     return loader
+
+
+def _in_flight(generator: Batches, processes: bool) -> int:
+    """How many batches load at once: `workers`, or two per worker process, so each has its
+    next batch queued; one for `from_generator`, which reads its batches in order."""
+    if not generator._random_access:
+        return 1
+    return generator.workers * (2 if processes else 1)
 
 
 def _from_workers(generator: Batches) -> Callable[[int], Any]:
@@ -332,7 +341,15 @@ def _make_loader(
     return loader
 
 
-def _with_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, as TensorFlow counts them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _with_options(dataset: tf.data.Dataset, in_flight: int = 1) -> tf.data.Dataset:
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -345,6 +362,11 @@ def _with_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
     # autotuning made dropping a used iterator, which Keras does at each epoch's start,
     # block for 0.1-0.6 s in about one epoch in seven measured here.
     options.autotune.enabled = False
+    # tf.data runs parallel calls on a pool with one thread per usable CPU. A process pinned
+    # to fewer CPUs than `workers` (a container limit, `taskset`) would load fewer batches at
+    # once than asked: no overlap for loads that wait on disks, networks or worker processes.
+    if in_flight > _usable_cpus():
+        options.threading.private_threadpool_size = in_flight
     return dataset.with_options(options)
 
 

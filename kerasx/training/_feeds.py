@@ -422,13 +422,10 @@ def _one_shape(data: Any) -> bool:
     `from_arrays` generator TensorFlow gathers."""
     import numpy as np
 
-    if data is None or isinstance(data, np.ndarray) or gathers_in_tensorflow(data):
+    if gathers_in_tensorflow(data):
         return True
-    if isinstance(data, dict):
-        return all(_one_shape(value) for value in data.values())
-    if isinstance(data, list | tuple):
-        return all(_one_shape(value) for value in data)
-    return False
+    leaves = keras.tree.flatten(data) if isinstance(data, dict | list | tuple) else [data]
+    return all(leaf is None or isinstance(leaf, np.ndarray) for leaf in leaves)
 
 
 def train_input(feed: Feed, skip: int) -> Any:

@@ -435,29 +435,30 @@ def fit(
         validation_split=validation_split, seed=seed if seed is not None else last_seed(),
         fit_kwargs=fit_kwargs, resumable=folder is not None,
     )
-    run = _new_run(folder, epochs, callback_list, feed)
-    run.lr_schedule = schedule_description(lr_schedule, warmup)
+    with feed:  # its worker processes stop however training ends
+        run = _new_run(folder, epochs, callback_list, feed)
+        run.lr_schedule = schedule_description(lr_schedule, warmup)
 
-    loaded = open_run(model, run, callback_list, resume=resume)
-    if loaded is not None:
-        check_resumed_schedule(loaded.meta, run.lr_schedule, folder)
-    if lr_schedule is not None:
-        steps = batches_per_epoch(feed, feed.x)
-        apply_schedule(model, lr_schedule, warmup, epochs, steps, fresh=loaded is None)
-    if loaded is not None:
-        restore_run(model, run, loaded)
-        run.resumed_from_epoch = run.history.resumed_from_epoch = run.start_epoch
-        if seed is None:
-            seed = loaded.meta.get("seed")
-        if is_finished(loaded, epochs):
-            return _finished_run(model, run, loaded, callback_list)
-        _log.info(
-            "Resuming the run in %s after epoch %d%s.", folder, run.start_epoch,
-            f" and {run.step_offset} steps" if run.step_offset else "",
-        )
-    run.seed = seed if seed is not None else last_seed()
-    start_run(run, monitor)
+        loaded = open_run(model, run, callback_list, resume=resume)
+        if loaded is not None:
+            check_resumed_schedule(loaded.meta, run.lr_schedule, folder)
+        if lr_schedule is not None:
+            steps = batches_per_epoch(feed, feed.x)
+            apply_schedule(model, lr_schedule, warmup, epochs, steps, fresh=loaded is None)
+        if loaded is not None:
+            restore_run(model, run, loaded)
+            run.resumed_from_epoch = run.history.resumed_from_epoch = run.start_epoch
+            if seed is None:
+                seed = loaded.meta.get("seed")
+            if is_finished(loaded, epochs):
+                return _finished_run(model, run, loaded, callback_list)
+            _log.info(
+                "Resuming the run in %s after epoch %d%s.", folder, run.start_epoch,
+                f" and {run.step_offset} steps" if run.step_offset else "",
+            )
+        run.seed = seed if seed is not None else last_seed()
+        start_run(run, monitor)
 
-    ordered = _order_callbacks(model, feed, run, callback_list)
-    previous = _train(model, run, feed, ordered, verbose, monitor)
-    return _finish(run, previous)
+        ordered = _order_callbacks(model, feed, run, callback_list)
+        previous = _train(model, run, feed, ordered, verbose, monitor)
+        return _finish(run, previous)

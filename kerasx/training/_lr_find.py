@@ -45,6 +45,7 @@ _log = logging.getLogger(__name__)
 MIN_STEPS = 10
 """The fewest steps `lr_find` runs: fewer cannot show where the loss falls fastest."""
 
+
 def _check_model(model: Any) -> None:
     """Refuse a model `lr_find` cannot train: uncompiled, or replicated over devices."""
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
@@ -64,14 +65,10 @@ def _check_model(model: Any) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-def _check_numbers(
-    min_lr: Any, max_lr: Any, steps: Any, stop_factor: Any, seed: Any
-) -> None:
+def _check_numbers(min_lr: Any, max_lr: Any, steps: Any, stop_factor: Any, seed: Any) -> None:
     """Refuse learning rates, step counts, stop factors and seeds `lr_find` cannot use."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
@@ -151,18 +148,28 @@ def _state_restored(model: Any, batch: Any) -> Iterator[None]:
             variable.assign(value)
 
 
+def _is_own_variable(optimizer: Any, value: Any) -> bool:
+    """Whether `value` is a variable of the optimizer itself (whose value `_state_restored`
+    saves), rather than, say, a variable a learning-rate callable returns."""
+    if not isinstance(value, keras.Variable):
+        return False
+    return any(variable is value for variable in optimizer.variables)
+
+
 @contextmanager
 def _settable_learning_rate(optimizer: Any) -> Iterator[tuple[Any, bool]]:
     """A variable the optimizer reads its learning rate from while the context lasts, and
     whether it is a new one.
 
-    For a float learning rate that is the optimizer's own variable (`_state_restored` puts its
-    value back). For a `LearningRateSchedule` or a callable, the optimizer gets a callable
-    returning a new variable, and on exit the very same schedule object back, both through
-    Keras's public `learning_rate` setter.
+    For a float learning rate that is the optimizer's own variable, one of
+    `optimizer.variables` (`_state_restored` puts its value back). For a
+    `LearningRateSchedule` or a callable, the optimizer gets a callable returning a new
+    variable, and on exit the very same schedule object back, both through Keras's public
+    `learning_rate` setter. A variable a callable returns is never written to, not even when
+    it is a `keras.Variable`: it belongs to the user, and `_state_restored` does not know it.
     """
     current = optimizer.learning_rate
-    if isinstance(current, keras.Variable):
+    if _is_own_variable(optimizer, current):
         yield current, False
         return
     original = learning_rate_source(optimizer)
@@ -345,7 +352,9 @@ def lr_find(
         _log.warning(
             "lr_find found no learning rate at which the loss falls (%d steps, lr %.3g to "
             "%.3g). Lower min_lr, or check the model and its data.",
-            len(losses), min_lr, lrs[-1] if len(lrs) else min_lr,
+            len(losses),
+            min_lr,
+            lrs[-1] if len(lrs) else min_lr,
         )
     return LRFinderResult(
         np.asarray(lrs), np.asarray(losses, dtype=np.float64), smoothed, suggestion, stop_reason

@@ -25,6 +25,8 @@ class FitRun(RunContext):
         saved_mid_epoch: the steps of the mid-epoch state SIGTERM saved, else 0.
         checkpoints: the `Checkpoint` callbacks, which write the states.
         early_stopping: the `EarlyStopping` callbacks, which may end the run.
+        stop_requested: whether a callback set `model.stop_training` in the `model.fit` call
+            that just ended (any callback: `EarlyStopping`, `WeightMonitor`, the user's own).
     """
 
     loaded: LoadedState | None = None
@@ -35,6 +37,7 @@ class FitRun(RunContext):
     saved_mid_epoch: int = 0
     checkpoints: list[Any] = field(default_factory=list)
     early_stopping: list[Any] = field(default_factory=list)
+    stop_requested: bool = False
 
     @property
     def continues(self) -> bool:
@@ -44,6 +47,7 @@ class FitRun(RunContext):
             not self.terminate_requested
             and self.failed is None
             and not self.stopped_early
+            and not self.stop_requested
             and self.call_epochs is not None
             and self.call_epochs < self.epochs
         )

@@ -104,6 +104,8 @@ class RunGuard(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.run.stopped_early = any(cb.stopped_epoch > 0 for cb in self.run.early_stopping)
+        # A stop asked for while finishing a cut-short epoch also ends this `kerasx.fit` call.
+        self.run.stop_requested = bool(self.model.stop_training)
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from helpers import run_cli, run_python, slow_tests_selected
 
 # The slow runs each import TensorFlow in a fresh process; they start together, in the
 # background, while the fast tests of this module run.
+KERAS_SETTINGS = ("KERAS_BACKEND", "KERAS_HOME", "TF_USE_LEGACY_KERAS")
 RUNS = {
     "json": (("doctor", "--json"), {}),
     "jax": (("doctor",), {"KERAS_BACKEND": "jax"}),
@@ -51,14 +52,14 @@ def cli_runs(
     if not slow_tests_selected(request):
         yield {}
         return
-    keras_home = str(tmp_path_factory.mktemp("keras_home"))
+    # A fresh Keras home, and none of the machine's Keras settings: the user's own
+    # `~/.keras/keras.json` or KERAS_BACKEND must not decide these tests.
+    base = {k: v for k, v in os.environ.items() if k not in KERAS_SETTINGS}
+    base["KERAS_HOME"] = str(tmp_path_factory.mktemp("keras_home"))
     with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
         futures = {}
         for name, (args, extra_env) in RUNS.items():
-            env = {**os.environ, **extra_env}
-            if extra_env:
-                env["KERAS_HOME"] = keras_home
-            futures[name] = pool.submit(run_cli, *args, env=env)
+            futures[name] = pool.submit(run_cli, *args, env={**base, **extra_env})
         yield futures
 
 

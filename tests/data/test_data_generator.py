@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import keras
@@ -383,6 +384,46 @@ def test_thread_workers_load_in_parallel_under_op_determinism(workers, op_determ
     assert generator.most == workers
     ys = np.concatenate([y[:, 0].numpy() for _, y in generator.to_dataset()]).astype(int)
     assert ys.tolist() == generator.order(1).tolist()
+
+
+PINNED_TO_ONE_CPU = """
+import os, sys, threading, time
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+import kerasx
+from kerasx.data import DataGenerator
+
+class Overlap(DataGenerator):
+    def __init__(self, num_samples, **kwargs):
+        super().__init__(num_samples, **kwargs)
+        self.lock, self.running, self.most = threading.Lock(), 0, 0
+
+    def load_batch(self, indices):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)  # waits, as on a disk or a network
+        with self.lock:
+            self.running -= 1
+        return indices.astype("float32")[:, None].repeat(3, axis=1), indices[:, None] * 1.0
+
+generator = Overlap(64, batch_size=8, seed=2, workers=int(sys.argv[1]))
+model = kerasx.models.Sequential([kerasx.layers.Input((3,)), kerasx.layers.Dense(1)])
+model.compile("adam", "mse")
+kerasx.fit(model, generator, epochs=1, progress=False)
+print("cpus", len(os.sched_getaffinity(0)), "most", generator.most)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_thread_workers_overlap_in_a_process_pinned_to_one_cpu():
+    # tf.data gives parallel calls one thread per usable CPU; `workers=3` must still mean
+    # three loads at once in a container or job limited to one CPU.
+    from helpers import run_python
+
+    result = run_python(PINNED_TO_ONE_CPU, "3", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-4:] == ["cpus", "1", "most", "3"]
 
 
 def test_a_generator_pickles_after_kerasx_fit_fed_it_on_threads(tmp_path):

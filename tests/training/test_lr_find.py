@@ -121,6 +121,27 @@ def test_the_search_sets_the_rate_even_where_keras_traced_the_schedule_already()
     assert learning_rate_source(model.optimizer) is schedule
 
 
+@pytest.mark.parametrize("make_variable", [keras.Variable, tf.Variable], ids=["keras", "tf"])
+def test_a_learning_rate_callable_and_the_users_variable_are_left_alone(make_variable) -> None:
+    x, y = _regression()
+    rate = make_variable(1e-9, trainable=False, dtype="float32")
+
+    def learning_rate():
+        return rate
+
+    model = _linear(keras.optimizers.SGD(learning_rate))
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    before = _state(model)
+
+    result = kerasx.lr_find(model, x, y, seed=0)
+
+    assert result.stop_reason == "diverged"  # the searched rates applied, not the 1e-9
+    assert float(rate.numpy()) == np.float32(1e-9)  # the user's variable was not written
+    assert learning_rate_source(model.optimizer) is learning_rate
+    assert model.optimizer.learning_rate is rate
+    _assert_bitwise_equal(before, _state(model))
+
+
 def test_training_after_lr_find_is_exactly_training_without_it(op_determinism) -> None:
     x, y = _data()
     searched, untouched = _model(), _model()

@@ -198,3 +198,26 @@ def test_after_a_resumed_epoch_training_goes_on_from_its_weights_not_the_best(
     assert result[0].resumed_from_epoch == 1 and result[0].finished
     _assert_same_run(result, reference)
     assert _states(run_dir) == [f"state-epoch-{EPOCHS:06d}.npz"]
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """A user's callback that asks Keras to stop at the end of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.stop_epoch = epoch
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if epoch == self.stop_epoch:
+            self.model.stop_training = True
+
+
+def test_a_callbacks_stop_in_the_resumed_part_of_an_epoch_ends_the_call(tmp_path: Path) -> None:
+    # Finishing the cut-short epoch is one model.fit call and the remaining epochs another;
+    # a stop a callback asks for in the first must not be lost between the two.
+    run_dir = tmp_path / "run"
+    _interrupt("arrays", run_dir, 1, 3)
+    history, _ = _train("arrays", run_dir, [_StopAfter(1)])
+    assert history.resumed_from_epoch == 1
+    assert history.epoch == [0, 1]
+    assert _states(run_dir)[-1] == "state-epoch-000002.npz"
