@@ -108,15 +108,17 @@ def _require_keras_litert() -> None:
 def write_artifact(model: Any, format: str, target: Path, signature: Any) -> None:
     """Write `model` to `target` (a temporary path) in `format`; converter errors propagate."""
     if format == "saved_model":
-        model.export(str(target), format="tf_saved_model", verbose=False,
-                     input_signature=signature)
+        model.export(str(target), format="tf_saved_model", verbose=False, input_signature=signature)
     elif format == "onnx":
         _write_onnx(model, target, signature)
     else:
         import tensorflow as tf
 
         model.export(
-            str(target), format="litert", verbose=False, input_signature=signature,
+            str(target),
+            format="litert",
+            verbose=False,
+            input_signature=signature,
             target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
         )
 
@@ -217,7 +219,7 @@ def _run_onnx(
         str(path), sess_options=options, providers=["CPUExecutionProvider"]
     )
     expected = [item.name for item in session.get_inputs()]
-    feed = _feed(expected, inputs, names, by_position=True)
+    feed = _feed(expected, inputs, names, format="onnx", by_position=True)
     outputs = [np.asarray(value) for value in session.run(None, feed)]
     return outputs, "onnxruntime", onnxruntime.__version__
 
@@ -230,29 +232,37 @@ def _run_litert(
     interpreter = Interpreter(model_path=str(path))
     runner = interpreter.get_signature_runner()
     expected = list(runner.get_input_details())
-    result = runner(**_feed(expected, inputs, names, by_position=False))
+    result = runner(**_feed(expected, inputs, names, format="litert", by_position=False))
     outputs = [np.asarray(result[key]) for key in _litert_output_order(list(result))]
     del runner, interpreter
     return outputs, "ai-edge-litert", metadata.version("ai-edge-litert")
 
 
 def _feed(
-    expected: list[str], inputs: list[np.ndarray], names: list[str | None], *, by_position: bool
+    expected: list[str],
+    inputs: list[np.ndarray],
+    names: list[str | None],
+    *,
+    format: str,
+    by_position: bool,
 ) -> dict[str, np.ndarray]:
     """Map the flat inputs onto the runtime's input names: by name, else by position."""
+    label = LABELS[format]
     if len(expected) != len(inputs):
         raise ExportError(
-            f"The artifact takes {len(expected)} input(s) ({expected}), but the model takes "
-            f"{len(inputs)}. Nothing was written."
+            f"The {label} artifact takes {len(expected)} input(s) ({expected}), but the model "
+            f"takes {len(inputs)}. Received: format={format!r}. Nothing was written.",
+            format=format,
         )
     if sorted(expected) == sorted(str(name) for name in names):
         return {str(name): array for name, array in zip(names, inputs)}
     if len(expected) == 1 or by_position:
         return dict(zip(expected, inputs))
     raise ExportError(
-        f"kerasx cannot tell which of the artifact's inputs {expected} is which of the model's "
-        f"inputs {names}: give the model's inputs names (keras.Input(..., name=...)). Nothing "
-        "was written."
+        f"kerasx cannot tell which of the {label} artifact's inputs {expected} is which of the "
+        f"model's inputs {names}. Received: format={format!r}. Give the model's inputs names "
+        "(keras.Input(..., name=...)). Nothing was written.",
+        format=format,
     )
 
 
@@ -325,8 +335,10 @@ def _open_batch_loop(text: str) -> bool:
 
 def _fix(text: str, format: str, layer: str | None) -> str:
     if format == "litert" and _open_batch_loop(text):
-        return ("Pass batch_size=1 (or the batch size you serve; `--batch-size` on the command "
-                "line) to fix the batch dimension, so that LiteRT can run the recurrent layer.")
+        return (
+            "Pass batch_size=1 (or the batch size you serve; `--batch-size` on the command "
+            "line) to fix the batch dimension, so that LiteRT can run the recurrent layer."
+        )
     others = " or ".join(repr(f) for f in FORMATS if f != format)
     if layer:
         return f"Replace or remove that layer, or export as format={others}."

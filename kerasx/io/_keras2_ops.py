@@ -5,7 +5,8 @@ Keras 2 saved a TensorFlow op called on Keras tensors (`x + y`, `tf.nn.relu6(x)`
 inbound node. The op's name is data: kerasx looks it up in the fixed table
 `kerasx.io._keras2_table.TF_OPS`, checks every argument, and writes an equivalent Keras 3 layer
 (`Add`, `Rescaling`, `ReLU`, `Reshape`, `Permute`, `Concatenate`, or `kerasx>TensorOp` for
-the few without a built-in). Nothing named in the file is imported or called. `tf_op_problem`
+the few without a built-in); a number as the first operand (`1 - x`) makes a `Rescaling` of the
+tensor. Nothing named in the file is imported or called. `tf_op_problem`
 is what the safety scan asks; a layer it objects to is refused, naming the op.
 """
 
@@ -19,6 +20,10 @@ from kerasx.io._keras2_table import TF_OPS, OpRow
 __all__ = ["tf_op_problem", "translate_tf_op"]
 
 _BINARY_LAYERS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply"}
+
+_CONSTANT = "_CONSTANT_VALUE"
+"""The layer name Keras 2 wrote for a first operand that is a constant, not a tensor: `1 - x`
+is stored as `["_CONSTANT_VALUE", -1, 1, {"y": ["x", 0, 0], ...}]`."""
 
 
 class _Refused(ValueError):
@@ -83,11 +88,12 @@ def _rebuilt(layer: dict[str, Any]) -> dict[str, Any]:
     nodes = layer.get("inbound_nodes")
     if not isinstance(nodes, list) or len(nodes) != 1:
         raise _Refused(f"'tf.{function}' must be called exactly once")
-    entries, arguments = _entries(nodes[0])
-    unknown = sorted(set(arguments) - set(row.arguments))
-    if unknown:
-        raise _Refused(f"'tf.{function}' called with unexpected arguments {unknown}")
-    target, inbound = _target(row, entries, arguments, function)
+    if _is_constant(nodes[0]):
+        target, inbound = _constant_first(row, nodes[0], function)
+    else:
+        entries, arguments = _entries(nodes[0])
+        _check_arguments(row, arguments, function)
+        target, inbound = _target(row, entries, arguments, function)
     name = _name(layer)
     config = {"name": name, "trainable": inner.get("trainable", True), **target["config"]}
     if "dtype" in inner:
@@ -100,14 +106,35 @@ def _rebuilt(layer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_arguments(row: OpRow, arguments: dict[str, Any], function: str) -> None:
+    """Refuse an argument the row does not list, or a `fixed` one with another value."""
+    unknown = sorted(set(arguments) - set(row.arguments))
+    if unknown:
+        raise _Refused(f"'tf.{function}' called with unexpected arguments {unknown}")
+    for key, expected in row.fixed:
+        value = arguments.get(key, expected)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != expected:
+            raise _Refused(
+                f"'tf.{function}' with {key}={value!r}: its Keras 3 equivalent has no "
+                f"`{key}`, so only {key}={expected!r} is translated"
+            )
+
+
 def _is_ref(value: Any) -> bool:
+    """Whether `value` is `[layer name, node index, tensor index(, arguments)]`."""
     return (
         isinstance(value, list)
         and len(value) in (3, 4)
         and isinstance(value[0], str)
+        and value[0] != _CONSTANT
         and isinstance(value[1], int)
         and isinstance(value[2], int)
     )
+
+
+def _is_constant(value: Any) -> bool:
+    """Whether `value` is Keras 2's `["_CONSTANT_VALUE", -1, constant(, arguments)]`."""
+    return isinstance(value, list) and len(value) in (3, 4) and value[0] == _CONSTANT
 
 
 def _entries(node: Any) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -117,6 +144,8 @@ def _entries(node: Any) -> tuple[list[list[Any]], dict[str, Any]]:
         if not isinstance(arguments, dict):
             raise _Refused("malformed call arguments")
         return [list(node[:3])], dict(arguments)
+    if isinstance(node, list) and any(_is_constant(item) for item in node):
+        raise _Refused("a constant among several operands is not translated")
     if isinstance(node, list) and node and all(_is_ref(item) for item in node):
         merged: dict[str, Any] = {}
         for item in node:
@@ -205,3 +234,23 @@ def _binary(
         "divide": (1.0 / number if number else 0.0, 0.0),
     }[op]
     return _layer("Rescaling", scale=scale, offset=offset), node
+
+
+def _constant_first(row: OpRow, node: list[Any], function: str) -> tuple[dict[str, Any], list[Any]]:
+    """`c (op) y` for a number `c` and a tensor `y`: `Rescaling` of `y`."""
+    arguments = node[3] if len(node) == 4 else {}
+    if not isinstance(arguments, dict):
+        raise _Refused("malformed call arguments")
+    _check_arguments(row, arguments, function)
+    y: Any = arguments.get("y")
+    if row.kind != "binary" or not _is_ref(y):
+        raise _Refused(f"'tf.{function}' called on the constant {node[2]!r} without a tensor")
+    number = _number(node[2], "the first operand")
+    if row.target == "divide":
+        raise _Refused(f"'tf.{function}' divides the constant {number!r} by a tensor")
+    scale, offset = {
+        "add": (1.0, number),
+        "subtract": (-1.0, number),
+        "multiply": (number, 0.0),
+    }[row.target]
+    return _layer("Rescaling", scale=scale, offset=offset), [[*list(y[:3]), {}]]

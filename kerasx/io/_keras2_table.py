@@ -154,11 +154,14 @@ class OpRow(NamedTuple):
     - `"reshape"`, `"transpose"`, `"concat"`: the shape op of that name.
 
     `arguments` lists the keyword arguments the call may carry; any other one is refused.
+    `fixed` pairs some of them with the only value the rebuilt layer honours (the op's
+    default, for a parameter the Keras 3 layer lacks); a call with another value is refused.
     """
 
     kind: str
     target: Any
     arguments: tuple[str, ...]
+    fixed: tuple[tuple[str, float], ...] = ()
 
 
 _BINARY = ("y", "name")
@@ -180,7 +183,10 @@ TF_OPS: dict[str, OpRow] = {
         "unary", {"class_name": "Activation", "config": {"activation": "tanh"}}, ("name",)
     ),
     "nn.silu": OpRow(
-        "unary", {"class_name": "Activation", "config": {"activation": "silu"}}, ("name", "beta")
+        "unary",
+        {"class_name": "Activation", "config": {"activation": "silu"}},
+        ("name", "beta"),
+        fixed=(("beta", 1.0),),  # Keras 3's silu is x * sigmoid(x): no beta
     ),
     "math.abs": OpRow("unary", {"class_name": "kerasx>TensorOp", "config": {"op": "abs"}}, ()),
     "math.square": OpRow(

@@ -172,20 +172,21 @@ def _model(inner: dict[str, Any], renames: dict[str, str]) -> None:
         for key in ("input_layers", "output_layers"):
             if key in inner:
                 inner[key] = _renamed_refs(inner[key], local)
-    _shift_sequential_refs(inner)
+    _shift_nested_model_refs(inner)
 
 
-def _shift_sequential_refs(inner: dict[str, Any]) -> None:
-    """Renumber calls of a nested `Sequential` that Keras 2 counted from its own first node.
+def _shift_nested_model_refs(inner: dict[str, Any]) -> None:
+    """Renumber calls of a nested model that Keras 2 counted from its own first node.
 
-    Keras 2 gave a `Sequential` built with an input its own node 0, so the outer model's
-    first call of it is node 1; a Keras 3 `Sequential` has no such node. A reference past the
-    nodes the file lists for that layer shows the offset.
+    Keras 2 gave a model built from an input (a `Sequential` with an input, or a functional
+    model such as an application base) its own node 0, so the outer model's first call of it
+    is node 1; Keras 3 has no such node. A reference past the nodes the file lists for that
+    layer shows the offset.
     """
     counts = {
         layer.get("name"): len(layer.get("inbound_nodes") or [])
         for layer in inner["layers"]
-        if isinstance(layer, dict) and layer.get("class_name") == "Sequential"
+        if isinstance(layer, dict) and layer.get("class_name") in _MODELS
     }
     refs: list[list[Any]] = []
     _collect_refs([layer.get("inbound_nodes") for layer in inner["layers"]], refs)

@@ -15,6 +15,8 @@ What counts as a finding:
   with the op's name;
 - layers that load or run foreign programs: `TFSMLayer`, `TorchModuleWrapper`, `JaxLayer`,
   `FlaxLayer`;
+- a `class_name` that names a function of `keras.layers` rather than a class (`Input`,
+  `concatenate`, ...): Keras's legacy reader would call that function with the configuration;
 - a serialised function (`class_name: "function"`) outside Keras's activations, losses,
   metrics, initializers and regularizers;
 - a `module` outside Keras (except TensorFlow's own initializer classes, which are mapped
@@ -33,7 +35,13 @@ from kerasx._compat.file_modules import KERAS_PRIVATE_FUNCTION_MODULES, TF_INITI
 from kerasx.io._keras2_ops import tf_op_problem
 from kerasx.io._keras2_table import CLASS_ROWS, INITIALIZER_CLASSES
 
-__all__ = ["FORBIDDEN_CLASSES", "KERASX_REGISTERED_NAMES", "SAFE_FUNCTION_MODULES", "scan_config"]
+__all__ = [
+    "FORBIDDEN_CLASSES",
+    "KERASX_REGISTERED_NAMES",
+    "LAYER_FUNCTIONS",
+    "SAFE_FUNCTION_MODULES",
+    "scan_config",
+]
 
 FORBIDDEN_CLASSES: dict[str, str] = {
     "Lambda": "a Lambda layer runs Python code stored in the file",
@@ -46,6 +54,26 @@ FORBIDDEN_CLASSES: dict[str, str] = {
     "FlaxLayer": "a FlaxLayer runs a Flax module",
 }
 """Class names refused whatever their module, with the reason."""
+
+LAYER_FUNCTIONS = frozenset(
+    {
+        "Input",
+        "add",
+        "average",
+        "concatenate",
+        "deserialize",
+        "dot",
+        "maximum",
+        "minimum",
+        "multiply",
+        "serialize",
+        "subtract",
+    }
+)
+"""The functions in `keras.layers` (Keras 3.12 to 3.15): a `class_name` naming one is refused,
+since Keras's legacy reader looks a layer's `class_name` up in that namespace and calls what it
+finds with the layer's configuration. Kept as data so the scan imports no Keras;
+tests/io/test_io_safety.py checks it against the installed `keras.layers`."""
 
 SAFE_FUNCTION_MODULES: tuple[str, ...] = (
     "keras.activations",
@@ -156,6 +184,14 @@ def _check_object(
         return
     if isinstance(class_name, str) and class_name in FORBIDDEN_CLASSES:
         findings.append(f"layer '{layer}': {class_name} ({FORBIDDEN_CLASSES[class_name]})")
+        return
+    if isinstance(class_name, str) and class_name in LAYER_FUNCTIONS and not vouched:
+        findings.append(
+            f"layer '{layer}': class_name '{class_name}' is not a layer class: "
+            f"keras.layers.{class_name} is a function, which Keras's legacy reader would call "
+            "with the layer's configuration (name the layer's class instead, for example "
+            "'Concatenate' or 'InputLayer')"
+        )
         return
     if class_name == "function":
         name = node.get("config")

@@ -132,7 +132,7 @@ class TensorOp(keras.layers.Layer):
 
     def __init__(self, op: str, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if op not in TENSOR_OPS:
+        if not isinstance(op, str) or op not in TENSOR_OPS:
             raise ValueError(f"`op` must be one of {sorted(TENSOR_OPS)}. Received: op={op!r}.")
         if not isinstance(keepdims, bool):
             raise ValueError(f"`keepdims` must be a bool. Received: keepdims={keepdims!r}")

@@ -78,8 +78,9 @@ def run_artifact(format: str, path: Path, x: np.ndarray) -> np.ndarray:
 def tree(path: Path) -> dict[str, str]:
     """Every file below `path` (or `path` itself) with the SHA-256 of its bytes."""
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return {str(p.relative_to(path.parent)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in files}
+    return {
+        str(p.relative_to(path.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
 
 
 # ------------------------------------------------------------------------------ models
@@ -87,16 +88,24 @@ def tree(path: Path) -> dict[str, str]:
 
 def mlp() -> keras.Model:
     return keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(16, activation="relu", name="hidden"),
-         keras.layers.Dense(3, activation="softmax", name="probs")],
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(3, activation="softmax", name="probs"),
+        ],
         name="mlp",
     )
 
 
 def cnn() -> keras.Model:
     return keras.Sequential(
-        [keras.Input((12, 12, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-         keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(3)],
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ],
         name="cnn",
     )
 
@@ -312,6 +321,22 @@ def test_litert_recurrent_layer_needs_a_fixed_batch(tmp_path):
         kerasx.io.export(lstm(), tmp_path / "model.tflite", format="litert")
     assert info.value.layer == "lstm"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("format", "expected", "names", "message"),
+    [
+        ("onnx", ["a"], ["a", "b"], r"ONNX artifact takes 1 input.*format='onnx'"),
+        ("litert", ["p", "q"], ["a", "b"], r"which of the LiteRT artifact's inputs.*'litert'"),
+    ],
+)
+def test_runtime_input_mismatch_names_the_format(format, expected, names, message):
+    from kerasx.io._export_formats import _feed
+
+    arrays = [np.zeros((1, 2), "float32") for _ in names]
+    with pytest.raises(ExportError, match=message) as info:
+        _feed(expected, arrays, names, format=format, by_position=False)
+    assert info.value.format == format
 
 
 def test_saved_model_on_an_existing_file_is_refused(tmp_path):

@@ -187,8 +187,11 @@ def test_keras2_lambda_list_form_refused(tmp_path):
             "module": "__main__",
         },
     }
-    config = {"class_name": "Sequential", "keras_version": "2.15.0",
-              "config": {"name": "old", "layers": [keras2_lambda]}}
+    config = {
+        "class_name": "Sequential",
+        "keras_version": "2.15.0",
+        "config": {"name": "old", "layers": [keras2_lambda]},
+    }
     target = _write_h5(tmp_path / "old.h5", config)
     with pytest.raises(UnsafeModelError, match="old_lambda") as info:
         kerasx.io.load(target)
@@ -242,11 +245,79 @@ def test_crafted_gadgets_refused(tmp_path, layer, expected):
         assert not report["safe"] and expected in " ".join(report["unsafe"])
 
 
+def _keras2_functional(bad_layer: dict) -> dict:
+    """A Keras 2 Functional model of an input and `bad_layer`, called on the input twice."""
+    return {
+        "class_name": "Functional",
+        "keras_version": "2.15.0",
+        "backend": "tensorflow",
+        "config": {
+            "name": "crafted",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "name": "x",
+                    "inbound_nodes": [],
+                    "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "x"},
+                },
+                {
+                    **bad_layer,
+                    "name": "joined",
+                    "inbound_nodes": [[["x", 0, 0, {}], ["x", 0, 0, {}]]],
+                },
+            ],
+            "input_layers": [["x", 0, 0]],
+            "output_layers": [["joined", 0, 0]],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "class_name, config",
+    [("concatenate", {"axis": -1}), ("Input", {"shape": [4]})],
+)
+def test_a_class_name_naming_a_keras_layers_function_is_refused(tmp_path, class_name, config):
+    layer = _layer(class_name, {"name": "joined", "trainable": True, **config})
+    config = _keras2_functional(layer)
+    expected = rf"'joined': class_name '{class_name}' is not a layer class"
+    with pytest.raises(UnsafeModelError, match=expected) as info:
+        kerasx.io.load(_write_h5(tmp_path / "f.h5", config))
+    assert len(info.value.findings) == 1
+    with pytest.raises(UnsafeModelError, match=expected):
+        kerasx.io.from_json(json.dumps(config))
+    del layer["module"]  # Keras 2 files before 2.13 wrote no module
+    with pytest.raises(UnsafeModelError, match=expected):
+        kerasx.io.from_json(json.dumps(_keras2_functional(layer)))
+
+
+def test_layer_functions_list_every_function_of_keras_layers():
+    import inspect
+
+    from keras.src import layers as keras_src_layers  # what Keras's legacy reader looks in
+
+    from kerasx.io._scan import LAYER_FUNCTIONS
+
+    for namespace in (vars(keras.layers), vars(keras_src_layers)):
+        functions = {
+            name
+            for name, value in namespace.items()
+            if callable(value) and not inspect.isclass(value)
+        }
+        assert functions <= LAYER_FUNCTIONS
+
+
 def test_unsafe_training_config_in_h5_is_refused(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="d")])
     config = json.loads(model.to_json())
-    training = {"loss": {"module": "subprocess", "class_name": "function", "config": "run",
-                         "registered_name": "function"}, "metrics": []}
+    training = {
+        "loss": {
+            "module": "subprocess",
+            "class_name": "function",
+            "config": "run",
+            "registered_name": "function",
+        },
+        "metrics": [],
+    }
     with pytest.raises(UnsafeModelError, match="subprocess"):
         kerasx.io.load(_write_h5(tmp_path / "t.h5", config, training))
 

@@ -29,10 +29,12 @@ def _config() -> dict:
 
 
 def _op_layer(function: str, node: list) -> dict:
-    return {"class_name": "TFOpLambda", "name": "op",
-            "config": {"name": "op", "trainable": True, "dtype": "float32",
-                       "function": function},
-            "inbound_nodes": [node]}
+    return {
+        "class_name": "TFOpLambda",
+        "name": "op",
+        "config": {"name": "op", "trainable": True, "dtype": "float32", "function": function},
+        "inbound_nodes": [node],
+    }
 
 
 def test_every_allow_listed_op_shape_predicts_as_keras_2():
@@ -41,8 +43,11 @@ def test_every_allow_listed_op_shape_predicts_as_keras_2():
     x = np.load(FIXTURES / "tf_ops_input.npy")
     expected = np.load(FIXTURES / "tf_ops_expected.npy")
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
-    functions = {layer["config"]["function"] for layer in _config()["config"]["layers"]
-                 if layer["class_name"] == "TFOpLambda"}
+    functions = {
+        layer["config"]["function"]
+        for layer in _config()["config"]["layers"]
+        if layer["class_name"] == "TFOpLambda"
+    }
     assert functions <= set(TF_OPS) and len(functions) >= 12
     assert "TFOpLambda" not in {type(layer).__name__ for layer in model.layers}
 
@@ -63,9 +68,7 @@ def test_an_op_off_the_allow_list_is_refused_naming_it():
 )
 def test_allow_listed_op_with_anything_extra_is_still_refused(change):
     config = _config()
-    layer = next(
-        item for item in config["config"]["layers"] if item["class_name"] == "TFOpLambda"
-    )
+    layer = next(item for item in config["config"]["layers"] if item["class_name"] == "TFOpLambda")
     for key, value in change.items():
         if isinstance(value, dict):
             layer[key].update(value)
@@ -88,6 +91,17 @@ def test_allow_listed_op_with_anything_extra_is_still_refused(change):
         ("math.add", ["x", 0, 0, {}], "second operand"),
         ("nn.relu", "x", "malformed"),
         ("io.write_file", ["x", 0, 0, {}], "allow-list"),
+        ("nn.silu", ["x", 0, 0, {"beta": 2.0}], "with beta=2.0"),
+        ("nn.silu", ["x", 0, 0, {"beta": ["y", 0, 0]}], "only beta=1.0"),
+        ("math.truediv", ["_CONSTANT_VALUE", -1, 1.0, {"y": ["x", 0, 0]}], "divides the constant"),
+        ("nn.relu", ["_CONSTANT_VALUE", -1, 1, {}], "without a tensor"),
+        ("math.subtract", ["_CONSTANT_VALUE", -1, 1, {"y": 2}], "without a tensor"),
+        ("math.subtract", ["_CONSTANT_VALUE", -1, [1, 2], {"y": ["x", 0, 0]}], "first operand"),
+        (
+            "concat",
+            [["x", 0, 0, {"axis": 1}], ["_CONSTANT_VALUE", -1, [[1]], {"axis": 1}]],
+            "constant among",
+        ),
     ],
 )
 def test_malformed_calls_are_refused(function, node, reason):
@@ -99,13 +113,75 @@ def test_malformed_calls_are_refused(function, node, reason):
         translate_tf_op(copy.deepcopy(layer))
 
 
+def test_silu_with_its_default_beta_is_translated():
+    for node in (["x", 0, 0, {"beta": 1.0}], ["x", 0, 0, {"beta": 1}], ["x", 0, 0, {}]):
+        rebuilt = translate_tf_op(_op_layer("nn.silu", node))
+        assert rebuilt["class_name"] == "Activation"
+        assert rebuilt["config"]["activation"] == "silu"
+
+
+def _keras2_constant_first_model() -> str:
+    """Keras 2 JSON for `3 * (2.5 + (1 - x))`: each op's first operand is a constant, which
+    Keras 2 stored as `["_CONSTANT_VALUE", -1, value, {"y": tensor, ...}]`."""
+
+    def op(name, function, constant, y):
+        node = ["_CONSTANT_VALUE", -1, constant, {"y": [y, 0, 0], "name": None}]
+        return {
+            **_op_layer(function, node),
+            "name": name,
+            "config": {"name": name, "trainable": True, "dtype": "float32", "function": function},
+        }
+
+    layers = [
+        {
+            "module": "keras.layers",
+            "class_name": "InputLayer",
+            "registered_name": None,
+            "name": "x",
+            "inbound_nodes": [],
+            "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "x"},
+        },
+        op("tf.math.subtract", "math.subtract", 1, "x"),
+        op("tf.__operators__.add", "__operators__.add", 2.5, "tf.math.subtract"),
+        op("tf.math.multiply", "math.multiply", 3, "tf.__operators__.add"),
+    ]
+    return json.dumps(
+        {
+            "class_name": "Functional",
+            "keras_version": "2.15.0",
+            "config": {
+                "name": "constants",
+                "layers": layers,
+                "input_layers": [["x", 0, 0]],
+                "output_layers": [["tf.math.multiply", 0, 0]],
+            },
+        }
+    )
+
+
+def test_a_constant_first_operand_is_a_constant_not_a_layer():
+    model = kerasx.io.from_json(_keras2_constant_first_model())
+    assert [type(layer).__name__ for layer in model.layers[1:]] == ["Rescaling"] * 3
+    x = np.array([[0.0, 1.0, -2.0], [4.0, 0.5, 3.0]], dtype="float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), 3 * (2.5 + (1 - x)), rtol=1e-6)
+
+
 def test_translation_names_only_keras_or_kerasx_layers():
     for layer in _config()["config"]["layers"]:
         if layer["class_name"] == "TFOpLambda":
             rebuilt = translate_tf_op(layer)
             assert rebuilt["class_name"] in {
-                "Add", "Subtract", "Multiply", "Rescaling", "ReLU", "Activation", "Reshape",
-                "Permute", "Concatenate", "kerasx>TensorOp"}
+                "Add",
+                "Subtract",
+                "Multiply",
+                "Rescaling",
+                "ReLU",
+                "Activation",
+                "Reshape",
+                "Permute",
+                "Concatenate",
+                "kerasx>TensorOp",
+            }
             assert rebuilt["name"] == layer["name"]
 
 
@@ -114,6 +190,9 @@ def test_tensor_op_refuses_an_op_outside_its_table():
 
     with pytest.raises(ValueError, match="op"):
         TensorOp(op="__import__")
+    for unhashable in (["mean"], {"op": "mean"}):  # a corrupted configuration
+        with pytest.raises(ValueError, match=r"`op` must be one of .*Received: op="):
+            TensorOp(op=unhashable)
     with pytest.raises(ValueError, match="axis"):
         TensorOp(op="mean", axis="os.system")
 
@@ -122,22 +201,48 @@ def _keras2_helper_model() -> str:
     """Keras 2 JSON with the helper layers of InceptionResNetV2 and ConvNeXt."""
 
     def layer(cls, name, config, inbound, module="keras.layers"):
-        return {"module": module, "class_name": cls, "registered_name": None, "name": name,
-                "config": {"name": name, "trainable": True, "dtype": "float32", **config},
-                "inbound_nodes": inbound}
+        return {
+            "module": module,
+            "class_name": cls,
+            "registered_name": None,
+            "name": name,
+            "config": {"name": name, "trainable": True, "dtype": "float32", **config},
+            "inbound_nodes": inbound,
+        }
+
     layers = [
         layer("InputLayer", "x", {"batch_input_shape": [None, 4]}, []),
         layer("Dense", "dense", {"units": 4}, [[["x", 0, 0, {}]]]),
-        {**layer("CustomScaleLayer", "scale", {"scale": 0.17},
-                 [[["x", 0, 0, {}], ["dense", 0, 0, {}]]],
-                 module="keras.src.applications.inception_resnet_v2"),
-         "registered_name": "Custom>CustomScaleLayer"},
-        layer("LayerScale", "layer_scale", {"init_values": 0.5, "projection_dim": 4},
-              [[["scale", 0, 0, {}]]], module="keras.src.applications.convnext"),
+        {
+            **layer(
+                "CustomScaleLayer",
+                "scale",
+                {"scale": 0.17},
+                [[["x", 0, 0, {}], ["dense", 0, 0, {}]]],
+                module="keras.src.applications.inception_resnet_v2",
+            ),
+            "registered_name": "Custom>CustomScaleLayer",
+        },
+        layer(
+            "LayerScale",
+            "layer_scale",
+            {"init_values": 0.5, "projection_dim": 4},
+            [[["scale", 0, 0, {}]]],
+            module="keras.src.applications.convnext",
+        ),
     ]
-    return json.dumps({"class_name": "Functional", "keras_version": "2.15.0", "config": {
-        "name": "helpers", "layers": layers, "input_layers": [["x", 0, 0]],
-        "output_layers": [["layer_scale", 0, 0]]}})
+    return json.dumps(
+        {
+            "class_name": "Functional",
+            "keras_version": "2.15.0",
+            "config": {
+                "name": "helpers",
+                "layers": layers,
+                "input_layers": [["x", 0, 0]],
+                "output_layers": [["layer_scale", 0, 0]],
+            },
+        }
+    )
 
 
 def test_applications_helper_layers_become_safe_kerasx_layers(tmp_path):
