@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from kerasx.errors import ConfigurationError
@@ -56,6 +57,19 @@ __all__ = [
 
 # Settings `compile` used, per model, so `resolve_labels` can recompile with one-hot labels.
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class _JitChoice:
+    """XLA as `compile` chose it for a `jit_compile="auto"` model and as kerasx set it last
+    (`fit_jit_compile` may turn it on for one `kerasx.fit` call's data)."""
+
+    compiled: bool
+    current: bool
+    user_objects: list[Any] = field(default_factory=list)
+
+
+_JIT: weakref.WeakKeyDictionary[Any, _JitChoice] = weakref.WeakKeyDictionary()
 
 
 def compile(
@@ -134,7 +148,8 @@ def compile(
     labels_of_losses = loss_labels(chosen_tasks, losses, labels, force)
     _check_learning_rate(optimizer, learning_rate)
     check_mixed_precision(model, mixed_precision, force)
-    steps, jit = execution_settings(model, steps_per_execution, jit_compile, force)
+    user_objects = _user_objects(loss, metrics, compile_kwargs)
+    steps, jit = execution_settings(model, steps_per_execution, jit_compile, force, user_objects)
     # Optimizers and metrics create variables: make them under the model's strategy.
     with model.distribute_strategy.scope():
         final_losses, final_metrics = _losses_and_metrics(
@@ -162,7 +177,14 @@ def compile(
         "force": force,
         **compile_kwargs,
     }
+    _JIT[model] = _JitChoice(compiled=bool(jit), current=bool(jit), user_objects=user_objects)
     return model
+
+
+def _user_objects(loss: Any, metrics: Any, compile_kwargs: dict[str, Any]) -> list[Any]:
+    """The losses and metrics the caller gave `compile` (names included)."""
+    given = [loss, metrics, compile_kwargs.get("weighted_metrics")]
+    return [value for value in given if value not in (None, "auto")]
 
 
 def _choose_tasks(
@@ -283,25 +305,33 @@ def fit_steps_per_execution(model: Any, steps_per_epoch: int | None) -> None:
 
 
 def fit_jit_compile(model: Any, fixed_shapes: bool) -> None:
-    """Turn XLA on for a recurrent model whose data have one sequence length.
+    """Turn XLA on for a recurrent model whose data have one sequence length, and off again
+    for data that do not.
 
     Only for models compiled by `compile` with `jit_compile="auto"` that it left off because
     their inputs do not declare a length (`Input((None, 1))`, as Keras 2 style code has it);
     see `choose_jit_compile`. `kerasx.fit` calls it once it knows its data: with NumPy arrays
     or a `DataGenerator.from_arrays` (training and validation), every batch has the shape of
-    the arrays, so XLA compiles the training step once. Keras traces its train, test and
-    predict functions again.
+    the arrays, so XLA compiles the training step once. A later call with other data goes
+    back to what `compile` chose. Nothing changes once the user has set `model.jit_compile`
+    themselves. Keras traces its train, test and predict functions again after a change.
 
     Args:
         model: a compiled model.
         fixed_shapes: whether every batch of the training and validation data has the same
             shape apart from the batch dimension.
     """
-    settings = _COMPILED.get(model)
-    if settings is None or settings["jit_compile"] != "auto" or not fixed_shapes:
+    settings, choice = _COMPILED.get(model), _JIT.get(model)
+    if settings is None or choice is None or settings["jit_compile"] != "auto":
         return
-    if not model.jit_compile and choose_jit_compile(model, fixed_length=True):
-        model.jit_compile = True
+    if bool(model.jit_compile) != choice.current:  # the user's own choice since
+        return
+    wanted = choice.compiled or (
+        fixed_shapes
+        and choose_jit_compile(model, fixed_length=True, user_objects=choice.user_objects)
+    )
+    if wanted != choice.current:
+        model.jit_compile = choice.current = wanted
         model.train_function = model.test_function = model.predict_function = None
 
 
@@ -359,9 +389,11 @@ def _recompile(model: Any, settings: dict[str, Any], labels: str) -> None:
         # state (the step count, Adam's moments): both losses give the same values.
         options["optimizer"], options["learning_rate"] = model.optimizer, None
     # As `fit_steps_per_execution` and `fit_jit_compile` may have set them.
-    steps, jit = model.steps_per_execution, model.jit_compile
+    steps, jit, choice = model.steps_per_execution, model.jit_compile, _JIT.get(model)
     compile(model, options.pop("task"), labels=labels, **options)
     model.steps_per_execution, model.jit_compile = steps, jit
+    if choice is not None:
+        _JIT[model] = choice
     _COMPILED[model].update(
         labels="auto", optimizer=settings["optimizer"], learning_rate=settings["learning_rate"]
     )

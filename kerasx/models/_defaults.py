@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from kerasx._compat.tfconfig import op_determinism_enabled
@@ -24,6 +25,7 @@ __all__ = [
     "choose_jit_compile",
     "choose_steps_per_execution",
     "execution_settings",
+    "only_library_code",
 ]
 
 
@@ -67,8 +69,64 @@ def _recurrent_with_fixed_length(model: Any, layers: list[Any], fixed: bool | No
     return bool(inputs) and all(None not in tuple(t.shape)[1:] for t in inputs)
 
 
+_LIBRARIES = ("keras", "kerasx")
+_INNER_LAYERS = ("cell", "cells", "forward_layer", "backward_layer", "layer")
+"""Public attributes through which a Keras layer holds other layers: RNN cells, wrappers."""
+
+
+def _from_library(obj: Any) -> bool:
+    """Whether `obj` (a layer, a loss, a metric, a function or a name) is Keras's or
+    kerasx's own code; a `Lambda` is not, whatever runs inside it."""
+    import keras
+
+    if obj is None or isinstance(obj, str):
+        return True
+    if isinstance(obj, keras.layers.Lambda):
+        return False
+    module = obj.__module__ if isinstance(obj, types.FunctionType) else type(obj).__module__
+    return str(module).split(".")[0] in _LIBRARIES
+
+
+def only_library_code(model: Any, user_objects: Any = ()) -> bool:
+    """Whether everything a training step of `model` runs is Keras's or kerasx's own code:
+    the model's class, every layer (RNN cells and wrapped layers included) and
+    `user_objects` (the losses and metrics given to compile, nested lists and dicts of
+    names, functions and objects).
+
+    XLA cannot compile every TensorFlow op (`tf.py_function`, `tf.numpy_function`, some
+    string ops); a user's layer, loss or metric may hold one, and Keras's `supports_jit`
+    does not know.
+
+    Args:
+        model: a built `keras.Model`.
+        user_objects: the losses and metrics given to compile. Defaults to `()`.
+
+    Returns:
+        True when nothing in the step is the user's own code.
+    """
+    import keras
+
+    stack = [model, *_all_layers(model)]
+    seen: set[int] = set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if not _from_library(layer):
+            return False
+        for name in _INNER_LAYERS:
+            inner = getattr(layer, name, None)
+            stack.extend(inner if isinstance(inner, list | tuple) else [inner] if inner else [])
+    return all(_from_library(leaf) for leaf in keras.tree.flatten(user_objects))
+
+
 def choose_jit_compile(
-    model: Any, *, gpu: bool | None = None, fixed_length: bool | None = None
+    model: Any,
+    *,
+    gpu: bool | None = None,
+    fixed_length: bool | None = None,
+    user_objects: Any = (),
 ) -> bool:
     """What `jit_compile="auto"` means for `model` on this machine.
 
@@ -81,13 +139,16 @@ def choose_jit_compile(
     have one length (see `fit_jit_compile`). Off for other models on CPU, where compiling
     costs more time than it saves on short runs (pass `jit_compile=True` to `compile` for
     long runs). Never under a distribution strategy, with op determinism enabled, or when a
-    layer does not support XLA.
+    layer does not support XLA. On CPU, also never when the model, a layer, the loss or a
+    metric is the user's own code (see `only_library_code`): those trained without XLA
+    before, and XLA cannot compile every op they may hold.
 
     Args:
         model: a built `keras.Model`.
         gpu: whether a GPU is present; None asks TensorFlow. Defaults to `None`.
         fixed_length: whether all sequences have one length; None reads it from the
             model's inputs. Defaults to `None`.
+        user_objects: the losses and metrics given to compile. Defaults to `()`.
 
     Returns:
         True to compile with XLA.
@@ -107,7 +168,11 @@ def choose_jit_compile(
         return False
     if gpu is None:
         gpu = bool(tf.config.list_physical_devices("GPU"))
-    return bool(gpu) or _recurrent_with_fixed_length(model, layers, fixed_length)
+    if gpu:
+        return True
+    return _recurrent_with_fixed_length(model, layers, fixed_length) and only_library_code(
+        model, user_objects
+    )
 
 
 def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None = None) -> int:
@@ -151,7 +216,11 @@ def choose_steps_per_execution(model_or_params: Any, steps_per_epoch: int | None
 
 
 def execution_settings(
-    model: Any, steps_per_execution: int | str, jit_compile: bool | str, force: bool
+    model: Any,
+    steps_per_execution: int | str,
+    jit_compile: bool | str,
+    force: bool,
+    user_objects: Any = (),
 ) -> tuple[int | str, bool | str]:
     """The `steps_per_execution` and `jit_compile` to compile `model` with, `"auto"` resolved.
 
@@ -161,6 +230,7 @@ def execution_settings(
         jit_compile: a bool, or `"auto"` (see `choose_jit_compile`).
         force: accept more than one step per execution under a strategy with several
             replicas.
+        user_objects: the losses and metrics given to compile. Defaults to `()`.
 
     Returns:
         `(steps_per_execution, jit_compile)`.
@@ -181,7 +251,7 @@ def execution_settings(
             "pass force=True."
         )
     if jit_compile == "auto":
-        jit_compile = choose_jit_compile(model)
+        jit_compile = choose_jit_compile(model, user_objects=user_objects)
     return steps_per_execution, jit_compile
 
 
