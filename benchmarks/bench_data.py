@@ -493,7 +493,7 @@ def _feed_rounds(way: str, sizes: tuple[int, ...], rounds: int) -> dict[str, Any
 
     from _workloads import calibrate
 
-    from kerasx.data._workers import worker_pool
+    from kerasx.data._workers import start_method, worker_pool
 
     small, large = calibrate()  # before any fit, see item 2 of the module docstring
     configs = _feed_configs(way, sizes, small, large)
@@ -501,12 +501,12 @@ def _feed_rounds(way: str, sizes: tuple[int, ...], rounds: int) -> dict[str, Any
     plain: dict[str, list[float]] = {f"{k} {w}": [] for k in ("threads", "processes")
                                      for w in (1, 2)}
     reference = configs[f"threads 1 {sizes[0]}"][0]
-    # The first worker pool starts multiprocessing's fork server, which then imports Keras
-    # and this module's workload once for every process it forks, the executor's included.
+    # One worker pool first, so that no measured fit pays a first start; the plain executor
+    # starts its processes the way kerasx's workers do (`start_method`: fork on Linux).
     warm = configs[f"processes 2 {sizes[0]}"][0]
     worker_pool(warm).load(0, 0, warm.batch_indices(0))
     warm.close()
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(2, mp_context=context) as pool:
         _plain_seconds(reference, 2, "processes", pool)  # both processes started and warm
         names = list(configs)

@@ -76,8 +76,9 @@ class DataGenerator(PyDataset):
         workers: threads (or processes) that load batches in parallel during `fit`.
             Defaults to `1`.
         use_multiprocessing: use processes instead of threads; the generator must then be
-            picklable, which is checked up front. Each worker receives a pickled copy when it
-            starts (see `close`). Defaults to `False`.
+            picklable, which is checked up front. Each worker gets a copy of the generator
+            when it starts: forked on Linux, pickled elsewhere (see `close`). Defaults to
+            `False`.
         max_queue_size: batches kept ready by the workers. Defaults to `10`.
 
     Raises:
@@ -424,11 +425,11 @@ class DataGenerator(PyDataset):
 
         With `use_multiprocessing=True`, `kerasx.fit` and `to_dataset()` load the batches in
         `workers` processes, started by the first batch and reused by every epoch. Each
-        receives a pickled copy of the generator when it starts: changes made to the
-        generator later reach them only after a restart. `kerasx.fit` stops them when
-        training ends. A dataset from `to_dataset()` keeps them until this call, until the
-        generator is garbage-collected, or until Python exits; its next pass starts them
-        again. Nothing happens for thread workers.
+        gets a copy of the generator when it starts (forked on Linux, pickled elsewhere):
+        changes made to the generator later reach them only after a restart. `kerasx.fit`
+        stops them when training ends. A dataset from `to_dataset()` keeps them until this
+        call, until the generator is garbage-collected, or until Python exits; its next pass
+        starts them again. Nothing happens for thread workers.
 
         Example:
 

@@ -1,16 +1,16 @@
 """Worker processes that load a `DataGenerator`'s batches: started once, reused every epoch.
 
 A generator with `use_multiprocessing=True` is fed by a `WorkerPool` (see `worker_pool`):
-`workers` processes that each receive a pickled copy of the generator when they start, then
-load batches on request. The parent computes each batch's indices from the epoch's
-permutation and sends them with the epoch; a worker only calls `load_batch`. The pool starts
-on the first request (or `open()`), serves every epoch and validation pass after it, and stops
-at `close()`, when the generator is garbage-collected, or at interpreter exit.
+`workers` processes that load batches on request. The parent computes each batch's indices
+from the epoch's permutation and sends them with the epoch; a worker only calls `load_batch`.
+The pool starts on the first request (or `open()`), serves every epoch and validation pass
+after it, and stops at `close()`, when the generator is garbage-collected, or at interpreter
+exit (before multiprocessing ends its children, see `worker_pool`).
 
-Processes come from multiprocessing's fork server, which imports TensorFlow and the
-generator's module once; each pool then starts in milliseconds. A generator that refers to
-something defined in an interactive `__main__` (a notebook cell), which a fresh process cannot
-import, is forked from this process instead, as Keras's own pool does.
+On Linux the workers are forked, as Keras's own pool does (`start_method`): each starts in
+milliseconds, shares the generator's arrays copy-on-write, and imports nothing again, so a
+script without an `if __name__ == "__main__":` guard runs its code once. Elsewhere they use
+the platform's default (spawn on macOS and Windows) and receive a pickled copy.
 
 Failures never hang: an error in `load_batch` is raised as the `DataError` that names the batch,
 with the worker's traceback as its cause, and a worker that dies (killed by a signal, out of
@@ -20,9 +20,11 @@ stops the pool: its other workers are ended.
 
 from __future__ import annotations
 
-import io
+import contextlib
+import copy
 import itertools
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import signal
@@ -30,13 +32,13 @@ import sys
 import threading
 import time
 import traceback
-import types
 import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing import connection
 from typing import Any
 
+from kerasx.data._checks import check_picklable
 from kerasx.errors import DataError
 
 __all__ = ["WorkerPool", "close_worker_pool", "worker_pool"]
@@ -47,8 +49,18 @@ _POLL_SECONDS = 1.0
 _EXIT_SECONDS = 1.0
 """How long `close()` waits for workers to exit by themselves before ending them."""
 
+_EXIT_PRIORITY = 10
+"""When a pool closes at exit among multiprocessing's finalizers: those of priority >= 0 run
+before it ends its children (`multiprocessing.util._exit_function`)."""
+
 _POOL_ATTRIBUTE = "_kx_pool"
 """Where `worker_pool` keeps a generator's pool (left out of pickled copies)."""
+
+_PARENT_ENDS: set[Any] = set()
+"""The parent's ends of the pipes of every pool in this process (closed in forked workers)."""
+
+_PARENT_FDS: set[int] = set()
+"""The file descriptors of every pool's wake pipe (closed in forked workers)."""
 
 
 class RemoteTraceback(Exception):
@@ -65,8 +77,10 @@ class RemoteTraceback(Exception):
 # ---------------------------------------------------------------------- the worker process
 
 
-def _worker_main(conn: Any, payload: bytes, inherited: list[Any], parent: int) -> None:
-    """The loop of one worker: unpickle the generator, then load what the parent asks.
+def _worker_main(conn: Any, source: Any, parent: int) -> None:
+    """The loop of one worker: get the generator, then load what the parent asks.
+
+    `source` is the generator itself when the worker was forked, else the generator pickled.
 
     The parent (process `parent`) decides when a worker ends: Ctrl-C and SIGTERM sent to the
     whole process group are for it (`kerasx.fit` stops at a batch boundary on SIGTERM, and
@@ -74,10 +88,10 @@ def _worker_main(conn: Any, payload: bytes, inherited: list[Any], parent: int) -
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for other in inherited:  # forked: the parent's ends of the pipes, so EOF reaches us
-        other.close()
+    _mask_signals("SIG_UNBLOCK", _PARENT_SIGNALS)  # blocked since the fork
+    _close_parent_ends()
     try:
-        generator = pickle.loads(payload)
+        generator = pickle.loads(source) if isinstance(source, bytes) else _forked(source)
     except BaseException:
         _reply(conn, (-1, "failed", traceback.format_exc()))
         return
@@ -95,6 +109,46 @@ def _worker_main(conn: Any, payload: bytes, inherited: list[Any], parent: int) -
             return
         if not _reply(conn, _load(generator, *message)):
             return
+
+
+_PARENT_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _mask_signals(how: str, signals: Any) -> Any:
+    """`signal.pthread_sigmask(signal.<how>, signals)` in this thread, where there is one.
+
+    The parent's thread blocks Ctrl-C and SIGTERM while it starts a worker, so that the new
+    process holds them back (it inherits the mask) until it ignores them: one sent to the
+    whole process group in between would kill it otherwise.
+
+    Returns:
+        The previous mask (empty without `pthread_sigmask`).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return set()
+    return signal.pthread_sigmask(getattr(signal, how), signals)
+
+
+def _close_parent_ends() -> None:
+    """Close, in a forked worker, the parent's ends of every pool's pipes it inherited.
+
+    Otherwise a pool's workers would not see EOF when it closes while a worker of another
+    pool (or a later worker of the same pool) holds a copy of the parent's end.
+    """
+    for end in list(_PARENT_ENDS):  # no other thread runs in a new child: no lock needed
+        end.close()
+    for fd in list(_PARENT_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _PARENT_ENDS.clear()
+    _PARENT_FDS.clear()
+
+
+def _forked(generator: Any) -> Any:
+    """The inherited generator, with a new lock for its epoch counter: a thread of the parent
+    may have held the old one when this process was forked."""
+    generator._kx_epochs = copy.copy(generator._kx_epochs)
+    return generator
 
 
 def _alive(pid: int) -> bool:
@@ -135,50 +189,61 @@ def _reply(conn: Any, reply: tuple[Any, ...]) -> bool:
 # ---------------------------------------------------------------------- starting workers
 
 
-def _pickled(generator: Any) -> tuple[bytes, set[str]]:
-    """The generator pickled, and the modules of the classes and functions it refers to."""
-    modules: set[str] = set()
+def start_method() -> str:
+    """`"fork"` on Linux, as Keras's own pool does; elsewhere the platform's default.
 
-    class Recorder(pickle.Pickler):
-        def reducer_override(self, obj: Any) -> Any:
-            if isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType):
-                modules.add(str(getattr(obj, "__module__", None) or ""))
-            return NotImplemented
-
-    buffer = io.BytesIO()
-    Recorder(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(generator)
-    modules.discard("")
-    return buffer.getvalue(), modules
-
-
-def _interactive_main() -> bool:
-    """Whether `__main__` is a notebook, a REPL or `python -c`: nothing a new process imports."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return getattr(main, "__file__", None) is None and getattr(spec, "name", None) is None
-
-
-def start_method(modules: set[str]) -> str:
-    """`"forkserver"`, or `"fork"` when the generator refers to an interactive `__main__`.
-
-    Args:
-        modules: the modules the pickled generator refers to.
+    Forked workers start in milliseconds, share the generator's arrays copy-on-write and do
+    not import the main script again. macOS and Windows spawn fresh processes, which import
+    the main script (whose training code must then be under `if __name__ == "__main__":`)
+    and receive a pickled copy of the generator.
 
     Returns:
         The multiprocessing start method for the pool's workers.
     """
-    return "fork" if "__main__" in modules and _interactive_main() else "forkserver"
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    default = multiprocessing.get_start_method(allow_none=True)
+    return default or multiprocessing.get_all_start_methods()[0]
 
 
-def _context(method: str, modules: set[str]) -> Any:
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # Used once, when the fork server starts: it imports Keras (and so TensorFlow) and
-        # the generator's modules, so that the workers it forks need not. Each worker still
-        # imports the main script, as multiprocessing's children do.
-        preload = ["keras", *sorted(modules - {"__main__"})]
-        context.set_forkserver_preload(preload)
-    return context
+def _pickled(generator: Any) -> bytes:
+    """The generator pickled for a spawned worker.
+
+    Raises:
+        DataError: if it does not pickle (say an attribute set after `__init__` holds a lock
+            or an open file), naming the attribute.
+    """
+    try:
+        return pickle.dumps(generator, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        check_picklable(generator)  # raises the DataError naming the attribute
+        raise DataError(
+            f"{type(generator).__name__} has use_multiprocessing=True, so each worker "
+            f"process receives a pickled copy of it, but it cannot be pickled ({error!r}). "
+            "Received: use_multiprocessing=True. Make it picklable or use threads "
+            "(use_multiprocessing=False)."
+        ) from error
+
+
+def _start_worker(context: Any, number: int, source: Any) -> _Worker:
+    """Start worker process `number`; its pipe is closed if it cannot start."""
+    mine, theirs = context.Pipe()
+    _PARENT_ENDS.add(mine)
+    process = context.Process(
+        target=_worker_main, args=(theirs, source, os.getpid()),
+        name=f"kerasx-data-worker-{number}", daemon=True,
+    )
+    mask = _mask_signals("SIG_BLOCK", _PARENT_SIGNALS)
+    try:
+        process.start()
+    except BaseException:
+        _PARENT_ENDS.discard(mine)
+        mine.close()
+        raise
+    finally:
+        _mask_signals("SIG_SETMASK", mask)
+        theirs.close()
+    return _Worker(number, process, mine)
 
 
 @dataclass(eq=False)
@@ -211,8 +276,8 @@ class WorkerPool:
     order. See the module docstring for the life cycle.
 
     Args:
-        generator: the `DataGenerator`. The pool keeps only a weak reference to it, and
-            pickles it when the workers start.
+        generator: the `DataGenerator`. The pool keeps only a weak reference to it; forked
+            workers inherit it, spawned ones receive it pickled when they start.
         processes: the number of worker processes.
     """
 
@@ -230,6 +295,8 @@ class WorkerPool:
         self._reader: threading.Thread | None = None
         self._wake: tuple[int, int] | None = None
         self.method = ""
+        self.exitcodes: list[int | None] = []
+        """The exit codes of the workers last stopped (0: they exited by themselves)."""
 
     @property
     def running(self) -> bool:
@@ -273,6 +340,7 @@ class WorkerPool:
             reader.join()
         if wake is not None:
             for fd in wake:
+                _PARENT_FDS.discard(fd)  # before closing: a fork now must not close its reuse
                 os.close(fd)
 
     # ------------------------------------------------------------------ requests
@@ -294,8 +362,10 @@ class WorkerPool:
         try:
             with worker.send_lock:
                 worker.conn.send((task, index, epoch, indices))
-        except (OSError, ValueError):  # the pool is being stopped
-            self._finish(task, error=self._refusal())
+        except (OSError, ValueError):
+            # The worker died or the pool is being stopped: the task stays pending, and the
+            # reader thread, which sees why, fails it with the cause.
+            pass
         return future
 
     def _refusal(self) -> DataError:
@@ -325,28 +395,20 @@ class WorkerPool:
         generator = self._generator()
         if generator is None:  # pragma: no cover - a pipeline holds its generator
             raise self._refusal()
-        payload, modules = _pickled(generator)
-        self.method = start_method(modules)
-        context = _context(self.method, modules)
+        self.method = start_method()
+        context = multiprocessing.get_context(self.method)
+        # A forked worker inherits the generator; a spawned one unpickles its own copy.
+        source = generator if self.method == "fork" else _pickled(generator)
         workers: list[_Worker] = []
-        parent_ends: list[Any] = []
         try:
-            for number in range(self._processes):
-                mine, theirs = context.Pipe()
-                parent_ends.append(mine)
-                inherited = list(parent_ends) if self.method == "fork" else []
-                process = context.Process(
-                    target=_worker_main, args=(theirs, payload, inherited, os.getpid()),
-                    name=f"kerasx-data-worker-{number + 1}", daemon=True,
-                )
-                process.start()
-                theirs.close()
-                workers.append(_Worker(number + 1, process, mine))
+            for number in range(1, self._processes + 1):
+                workers.append(_start_worker(context, number, source))
         except BaseException:
             self._stop_processes(workers)
             raise
         self._workers, self._failure = workers, None
         self._wake = os.pipe()
+        _PARENT_FDS.update(self._wake)
         self._reader = threading.Thread(
             target=self._read, name="kerasx-data-worker-results", daemon=True
         )
@@ -434,6 +496,7 @@ class WorkerPool:
         )
         if not worker.ready:
             doing = "before it could load a batch (its error, if any, is printed above)"
+        if not worker.ready and self.method != "fork":
             hint = (
                 "A worker imports your main script again, as multiprocessing's children do: "
                 "put the script's training code under `if __name__ == \"__main__\":`."
@@ -454,7 +517,7 @@ class WorkerPool:
             self._pending.clear()
             workers, self._workers = self._workers, []
         # The processes first: once a request fails, no worker of this pool is left.
-        self._stop_processes(workers)
+        self.exitcodes = self._stop_processes(workers)
         for entry in waiting:
             if not entry.future.done():
                 entry.future.set_exception(self._failure)
@@ -462,7 +525,8 @@ class WorkerPool:
             self._state = "closed"  # until `open()`; `close()` or `open()` reaps this thread
 
     @staticmethod
-    def _stop_processes(workers: list[_Worker]) -> None:
+    def _stop_processes(workers: list[_Worker]) -> list[int | None]:
+        """End `workers`; their exit codes (-9 for those ended with SIGKILL)."""
         for worker in workers:
             # An idle worker sees EOF and exits at once. A request still being sent holds
             # the lock; ending the worker makes that send fail and let go of it. Workers
@@ -471,17 +535,21 @@ class WorkerPool:
                 worker.process.kill()
                 worker.send_lock.acquire()
             try:
+                _PARENT_ENDS.discard(worker.conn)
                 worker.conn.close()
             finally:
                 worker.send_lock.release()
         deadline = time.monotonic() + _EXIT_SECONDS
         for worker in workers:
             worker.process.join(max(0.0, deadline - time.monotonic()))
+        codes: list[int | None] = []
         for worker in workers:
             if worker.process.exitcode is None:  # busy in load_batch
                 worker.process.kill()
                 worker.process.join()
+            codes.append(worker.process.exitcode)
             worker.process.close()
+        return codes
 
 
 # ---------------------------------------------------------------------- one pool per generator
@@ -492,6 +560,9 @@ def worker_pool(generator: Any) -> WorkerPool:
 
     It lives as long as the generator: `close_worker_pool` (`DataGenerator.close()`) stops
     its processes, and they stop when the generator is garbage-collected or Python exits.
+    At exit the pool closes among multiprocessing's own finalizers, before multiprocessing
+    terminates and joins its children (which ignore SIGTERM, see `_worker_main`): closed
+    later, the join would wait forever.
 
     Args:
         generator: a `DataGenerator` with `use_multiprocessing=True`.
@@ -505,7 +576,7 @@ def worker_pool(generator: Any) -> WorkerPool:
         processes = generator.workers if generator._random_access else 1
         pool = WorkerPool(generator, processes)
         generator.__dict__[_POOL_ATTRIBUTE] = pool
-        weakref.finalize(generator, pool.close)
+        multiprocessing.util.Finalize(generator, pool.close, exitpriority=_EXIT_PRIORITY)
     return pool
 
 

@@ -2,28 +2,33 @@
 
 With `use_multiprocessing=True`, `kerasx.fit` and `to_dataset()` load batches in worker
 processes started once and reused by every epoch. These tests pin the order of the batches
-(the parent's permutation), real pickling, the errors (a failing `load_batch`, a killed
-worker, a copy that does not unpickle) and that no worker outlives `fit`. The generators are
-defined at module level: a worker is a new process that imports this module.
+(the parent's permutation), how workers start (forked on Linux; spawned with a pickled copy
+elsewhere), the errors (a failing `load_batch`, a killed worker, a copy that does not pickle
+or unpickle) and that no worker outlives `fit` or Python. The generators are defined at
+module level, so that spawned workers can import them too.
 """
 
 from __future__ import annotations
 
 import collections
+import multiprocessing
 import os
+import resource
 import signal
 import subprocess
 import sys
 import textwrap
-import types
+import threading
+import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasx
-from kerasx.data import DataGenerator
+from kerasx.data import DataGenerator, _workers
 from kerasx.data._pipeline import process_dataset
 from kerasx.data._workers import start_method, worker_pool
 from kerasx.errors import DataError
@@ -127,8 +132,8 @@ def _descendants() -> set[int]:
 
 @pytest.fixture
 def processes_before():
-    """The processes below this one before the test, once multiprocessing's fork server (a
-    helper that lives as long as Python) runs; the test checks none was added."""
+    """The processes below this one before the test (after a pool has run once); the test
+    checks none was added."""
     warm = Boom(8, batch_size=4, shuffle=False, workers=1, use_multiprocessing=True)
     worker_pool(warm).load(0, 0, np.arange(4))
     warm.close()
@@ -193,10 +198,26 @@ def test_the_process_pipeline_gives_the_generators_batches_in_order(tmp_path):
         generator.close()
 
 
-def test_workers_receive_a_real_pickled_copy_without_the_feeds_caches():
+def test_workers_are_forked_and_use_the_generator_without_a_pickled_copy():
     generator = Copied(16, batch_size=4, seed=0, workers=2, use_multiprocessing=True)
     try:
         batches = [x for x, _ in process_dataset(generator)]
+        assert worker_pool(generator).method == "fork"
+    finally:
+        generator.close()
+    assert all(float(x.numpy().max()) == 0.0 for x in batches)  # never unpickled
+    assert generator.unpickled_in == -1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_spawned_workers_receive_a_real_pickled_copy_without_the_feeds_caches(monkeypatch):
+    # As on macOS and Windows.
+    monkeypatch.setattr(_workers, "start_method", lambda: "spawn")
+    generator = Copied(16, batch_size=4, seed=0, workers=1, use_multiprocessing=True)
+    try:
+        batches = [x for x, _ in process_dataset(generator)]
+        assert worker_pool(generator).method == "spawn"
     finally:
         generator.close()
     assert all(float(x.numpy().min()) == 1.0 for x in batches)
@@ -225,12 +246,101 @@ def test_a_worker_killed_by_a_signal_is_named_with_its_exit_code(processes_befor
 
 
 @pytest.mark.timeout(60)
-def test_a_copy_that_does_not_unpickle_in_a_worker_is_explained():
+def test_a_forked_worker_never_unpickles_the_generator():
     generator = Unloadable(16, batch_size=4, seed=0, workers=2, use_multiprocessing=True)
+    history = kerasx.fit(_regressor(), generator, epochs=1, progress=False)
+    assert len(history.history["loss"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_copy_that_does_not_unpickle_in_a_spawned_worker_is_explained(monkeypatch):
+    monkeypatch.setattr(_workers, "start_method", lambda: "spawn")
+    generator = Unloadable(16, batch_size=4, seed=0, workers=1, use_multiprocessing=True)
     with pytest.raises(DataError, match=r"could not unpickle its copy of the generator: "
                        r"RuntimeError: this copy stays home\. .*use threads") as info:
         kerasx.fit(_regressor(), generator, epochs=1, progress=False)
     assert "this copy stays home" in str(info.value.__cause__)
+
+
+@pytest.mark.timeout(60)
+def test_a_generator_that_stops_pickling_after_init_is_explained_when_workers_spawn(
+    monkeypatch, processes_before
+):
+    monkeypatch.setattr(_workers, "start_method", lambda: "spawn")
+    generator = Boom(16, batch_size=4, shuffle=False, workers=2, use_multiprocessing=True)
+    generator.lock = threading.Lock()  # set after __init__, where picklability is checked
+    with pytest.raises(DataError, match=r"Boom has use_multiprocessing=True, so each worker "
+                       r"process receives a pickled copy of it, but these attributes cannot "
+                       r"be pickled: `lock` \(TypeError: .*use threads") as info:
+        kerasx.fit(_regressor(), generator, epochs=1, progress=False)
+    assert isinstance(info.value.__cause__, TypeError)
+    assert _descendants() == processes_before
+
+
+@pytest.mark.timeout(60)
+def test_to_dataset_of_a_generator_that_stops_pickling_explains_it_when_workers_spawn(
+    monkeypatch, processes_before
+):
+    monkeypatch.setattr(_workers, "start_method", lambda: "spawn")
+    generator = Boom(16, batch_size=4, shuffle=False, workers=2, use_multiprocessing=True)
+    generator.log = open(os.devnull, "w")  # noqa: SIM115 - the attribute under test
+    try:
+        # A plain tf.data pipeline carries the DataError's text, as for load_batch's errors.
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"DataError: Boom has "
+                           r"use_multiprocessing=True, .*these attributes cannot be pickled: "
+                           r"`log` \(TypeError: .*use threads"):
+            list(generator.to_dataset())
+    finally:
+        generator.log.close()
+        generator.close()
+    assert _descendants() == processes_before
+
+
+@pytest.mark.timeout(60)
+def test_a_request_to_a_worker_that_died_while_idle_names_the_signal():
+    # Sent before the pool has seen the death, the request fails to send; sent after, it is
+    # refused. Either way it names the signal (several rounds: both orders occur).
+    for _ in range(10):
+        generator = Boom(64, batch_size=4, shuffle=False, workers=1, use_multiprocessing=True)
+        pool = worker_pool(generator)
+        try:
+            pool.load(0, 0, np.arange(4))
+            (pid,) = pool.pids()
+            os.kill(pid, signal.SIGKILL)
+            while _state(pid) not in ("Z", None):  # dead, reaped or not
+                time.sleep(0.001)
+            with pytest.raises(DataError, match=r"was killed by SIGKILL \(exit code -9\)"):
+                pool.load(1, 0, np.arange(4, 8))
+        finally:
+            generator.close()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_a_worker_that_cannot_start_leaves_no_pipe_open():
+    generator = Boom(8, batch_size=4, shuffle=False, workers=1, use_multiprocessing=True)
+    pool = worker_pool(generator)
+    before = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+    free = [fd for fd in range(before[-1] + 4) if fd not in before]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Room for the worker's pipe (two descriptors), none for the one process.start() makes.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free[2], hard))
+    try:
+        with pytest.raises(OSError):
+            pool.load(0, 0, np.arange(4))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        generator.close()
+    after = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+    assert after == before
+    assert not pool.running
 
 
 def test_fit_that_raises_in_a_callback_leaves_no_worker(processes_before):
@@ -246,19 +356,22 @@ def test_fit_that_raises_in_a_callback_leaves_no_worker(processes_before):
 
 def test_workers_leave_sigterm_and_ctrl_c_to_the_training_process():
     # Sent to the whole process group, they are for kerasx.fit, which stops at a batch
-    # boundary on SIGTERM and still needs its batches.
-    generator = Copied(16, batch_size=4, seed=0, workers=2, use_multiprocessing=True)
-    pool = worker_pool(generator)
-    try:
-        pool.load(0, 0, np.arange(4))
-        for pid in pool.pids():
-            os.kill(pid, signal.SIGTERM)
-            os.kill(pid, signal.SIGINT)
-        batches = [pool.load(i, 0, np.arange(4 * i, 4 * i + 4)) for i in range(4)]
-        assert len(batches) == 4 and pool.running
-    finally:
-        generator.close()
-    assert not pool.running and not pool.pids()
+    # boundary on SIGTERM and still needs its batches. Sent as soon as the workers exist
+    # (a worker may still be starting), over a few rounds.
+    for _ in range(5):
+        generator = Copied(16, batch_size=4, seed=0, workers=2, use_multiprocessing=True)
+        pool = worker_pool(generator)
+        try:
+            pool.load(0, 0, np.arange(4))
+            for pid in pool.pids():
+                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGINT)
+            batches = [pool.load(i, 0, np.arange(4 * i, 4 * i + 4)) for i in range(4)]
+            assert len(batches) == 4 and pool.running
+        finally:
+            generator.close()
+        assert not pool.running and not pool.pids()
+        assert pool.exitcodes == [0, 0]
 
 
 def test_a_generator_without_random_access_reads_in_order_in_one_worker():
@@ -298,12 +411,88 @@ def test_to_dataset_keeps_its_workers_across_passes_until_close(tmp_path, proces
 # ---------------------------------------------------------------- how workers start
 
 
-def test_workers_come_from_the_fork_server_unless_main_is_interactive(monkeypatch):
-    assert start_method({"numpy", "test_process_pool"}) == "forkserver"
-    assert start_method({"__main__"}) == "forkserver"  # pytest's __main__ can be imported
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-    assert start_method({"__main__", "numpy"}) == "fork"
-    assert start_method({"numpy"}) == "forkserver"
+def test_workers_are_forked_on_linux_and_use_the_platform_default_elsewhere(monkeypatch):
+    assert start_method() == "fork"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    default = multiprocessing.get_start_method(allow_none=True)
+    assert start_method() == (default or multiprocessing.get_all_start_methods()[0])
+
+
+def _run_script(path: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=path.parent)
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_and_its_own_generator_class_runs_once(tmp_path):
+    # Forked workers import nothing again: the script's top level (and its fit) runs once,
+    # and a generator class defined in the script's `__main__` loads in the workers.
+    script = tmp_path / "train_no_guard.py"
+    script.write_text(textwrap.dedent(
+        """
+        import os, numpy as np, keras, kerasx
+        from kerasx.data import DataGenerator
+
+        print("TOP LEVEL", flush=True)
+
+        class Pids(DataGenerator):
+            def load_batch(self, indices):
+                x = np.full((len(indices), 3), os.getpid() / 1e7, "float32")
+                return x, np.zeros((len(indices), 1), "float32")
+
+        generator = Pids(32, batch_size=4, seed=0, workers=2, use_multiprocessing=True)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        history = kerasx.fit(model, generator, epochs=2, progress=False)
+        pids = {round(float(x[0, 0]) * 1e7) for x, _ in generator.to_dataset()}
+        generator.close()
+        print("RESULT", len(history.history["loss"]), len(pids - {os.getpid()}), flush=True)
+        """
+    ))
+    child = _run_script(script, timeout=240)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stdout.count("TOP LEVEL") == 1
+    assert "RESULT 2 2" in child.stdout
+
+
+@pytest.mark.slow
+def test_python_exits_promptly_with_a_pool_left_open(tmp_path):
+    # A weakref.finalize made before multiprocessing is imported runs its atexit hook after
+    # multiprocessing's: the pool must not rely on one to close before multiprocessing
+    # terminates (ignored by the workers) and joins its children.
+    script = tmp_path / "left_open.py"
+    script.write_text(textwrap.dedent(
+        """
+        import weakref
+
+        class Early:
+            pass
+
+        early = Early()
+        weakref.finalize(early, print, "EARLY FINALIZER")
+
+        import numpy as np
+        from kerasx.data import DataGenerator
+        from kerasx.data._workers import worker_pool
+
+        class Zeros(DataGenerator):
+            def load_batch(self, indices):
+                x = np.zeros((len(indices), 3), "float32")
+                return x, np.zeros((len(indices), 1), "float32")
+
+        generator = Zeros(16, batch_size=4, workers=2, use_multiprocessing=True)
+        for batch in generator.to_dataset():
+            pass
+        print("PIDS", *worker_pool(generator).pids(), flush=True)
+        """
+    ))
+    child = _run_script(script, timeout=60)
+    assert child.returncode == 0, child.stderr[-3000:]
+    pids = [int(p) for p in child.stdout.split("PIDS", 1)[1].split("\n", 1)[0].split()]
+    assert len(pids) == 2
+    assert [_state(pid) for pid in pids] == [None, None]  # ended and reaped before the exit
+    assert "EARLY FINALIZER" in child.stdout
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import pytest
 
 import kerasx
 from kerasx.data import DataGenerator
+from kerasx.data._workers import worker_pool
 from kerasx.training._feeds import prepare_input, train_input
 
 _RNG = np.random.default_rng(80)
@@ -78,6 +79,17 @@ def test_the_feed_owns_the_workers_of_training_and_validation_data():
         assert os.getpid() not in pids and len(pids) == 2
         assert feed.pools[0].running
     assert _workers_gone(feed.pools)  # leaving the feed stops them, as fit's end does
+
+
+def test_training_and_validation_workers_exit_by_themselves_when_fit_ends():
+    # Forked workers of the validation pool must not hold the training pool's pipe ends:
+    # then every worker sees its pipe close and exits with code 0 (not SIGKILL's -9).
+    train = Pids(32, batch_size=8, seed=0, workers=2, use_multiprocessing=True)
+    val = Pids(16, batch_size=8, shuffle=False, workers=2, use_multiprocessing=True)
+    kerasx.fit(_model(), train, validation_data=val, epochs=2, progress=False)
+    assert worker_pool(train).exitcodes == [0, 0]
+    assert worker_pool(val).exitcodes == [0, 0]
+    assert _workers_gone([worker_pool(train), worker_pool(val)])
 
 
 def test_the_rest_of_a_cut_short_epoch_comes_from_the_workers():
